@@ -1,0 +1,1 @@
+"""OX Universe API."""

@@ -1,0 +1,144 @@
+"""Application settings: one `Settings` object read from the environment (and `.env`).
+
+Every variable is documented in `.env.example`. In production the settings refuse
+to load when a development-only value is still in place (see `check_production`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+EodProviderName = Literal["sandbox", "yfinance"]
+
+# Development defaults for secrets. They make the embedded setup work with no
+# configuration, and production refuses every one of them.
+DEV_SECRETS: dict[str, str] = {
+    "internal_token": "dev-internal-token-change-me",
+    "ad_callback_secret": "dev-ad-callback-secret-change-me",
+    "vendor_webhook_secret": "dev-vendor-webhook-secret-change-me",
+}
+MIN_PRODUCTION_SECRET_LENGTH = 32
+
+
+class ConfigurationError(RuntimeError):
+    """Raised at start-up when the configuration is unsafe or inconsistent."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    # --- application -------------------------------------------------------
+    environment: Environment = "development"
+    app_name: str = "OX Universe"
+    log_level: str = "INFO"
+    log_json: bool = True
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:3000", "http://127.0.0.1:3000"]
+    )
+
+    # --- database ----------------------------------------------------------
+    database_url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/oxuniverse"
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=20, ge=0, le=200)
+    db_pool_timeout_s: float = Field(default=10.0, gt=0)
+    db_statement_timeout_ms: int = Field(default=15_000, ge=0)
+
+    # --- queues (SQS) ------------------------------------------------------
+    sqs_endpoint_url: str | None = None
+    aws_region: str = "ap-northeast-2"
+    queue_prefix: str = ""
+    queue_prediction_submit: str = "q-prediction-submit.fifo"
+    queue_eod_fetch: str = "q-eod-fetch"
+    queue_settlement_compute: str = "q-settlement-compute"
+    queue_points_award: str = "q-points-award.fifo"
+    queue_rewards_saga: str = "q-rewards-saga"
+    sqs_max_receive_count: int = Field(default=5, ge=1, le=1000)
+    sqs_visibility_timeout_s: int = Field(default=60, ge=0, le=43_200)
+    sqs_wait_time_s: int = Field(default=20, ge=0, le=20)
+    sqs_message_retention_s: int = Field(default=345_600, ge=60, le=1_209_600)
+    sqs_connect_timeout_s: float = Field(default=2.0, gt=0)
+
+    # --- secrets -----------------------------------------------------------
+    internal_token: str = DEV_SECRETS["internal_token"]
+    ad_callback_secret: str = DEV_SECRETS["ad_callback_secret"]
+    vendor_webhook_secret: str = DEV_SECRETS["vendor_webhook_secret"]
+
+    # --- development helpers (refused in production) -------------------------
+    dev_login_enabled: bool = True
+    eod_provider: EodProviderName = "sandbox"
+
+    # --- game rules (SPEC §2, §5) ------------------------------------------
+    predict_cutoff_margin_min: int = Field(default=5, ge=0, le=120)
+    eod_fetch_delay_min: int = Field(default=15, ge=0, le=600)
+    universe_max_size: int = Field(default=100, ge=1, le=1000)
+    base_prediction_slots: int = Field(default=3, ge=1, le=100)
+    max_ad_slots: int = Field(default=7, ge=0, le=100)
+    cooldown_minutes: int = Field(default=5, ge=1, le=1440)
+    points_win_reward: int = Field(default=50, ge=0)
+    signup_bonus_points: int = Field(default=1000, ge=0)
+    reward_monthly_cap: int = Field(default=5, ge=0)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str) -> str:
+        # Accept the libpq-style scheme that hosting providers hand out.
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg2://" + value[len(prefix) :]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_dev_settings_in_production(self) -> Settings:
+        if self.environment == "production":
+            problems = self.production_problems()
+            if problems:
+                raise ConfigurationError(
+                    "Refusing to start in production: " + "; ".join(problems)
+                )
+        return self
+
+    def production_problems(self) -> list[str]:
+        """Every development-only value still present, each naming its variable."""
+        problems: list[str] = []
+        for field_name, dev_value in DEV_SECRETS.items():
+            value: str = getattr(self, field_name)
+            env_name = field_name.upper()
+            if value == dev_value:
+                problems.append(f"{env_name} is the development default; set a real secret")
+            elif len(value) < MIN_PRODUCTION_SECRET_LENGTH:
+                problems.append(
+                    f"{env_name} is shorter than {MIN_PRODUCTION_SECRET_LENGTH} characters"
+                )
+        if self.dev_login_enabled:
+            problems.append("DEV_LOGIN_ENABLED must be false in production")
+        if self.eod_provider == "sandbox":
+            problems.append("EOD_PROVIDER=sandbox is for development only; use yfinance")
+        return problems
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def queue_names(self) -> dict[str, str]:
+        """Logical queue key -> full queue name (prefix applied)."""
+        return {
+            "prediction_submit": self.queue_prefix + self.queue_prediction_submit,
+            "eod_fetch": self.queue_prefix + self.queue_eod_fetch,
+            "settlement_compute": self.queue_prefix + self.queue_settlement_compute,
+            "points_award": self.queue_prefix + self.queue_points_award,
+            "rewards_saga": self.queue_prefix + self.queue_rewards_saga,
+        }

@@ -1,0 +1,65 @@
+"""Engine, sessionmaker and the unit of work.
+
+One unit of work per request (the `db_session` dependency) or per job/message
+(`unit_of_work`): it commits once when the work succeeds and rolls back when it
+fails, and the session is always closed, so its connection always goes back to
+the pool. The container holds the engine and the sessionmaker, never a session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from myapi.core.config import Settings
+
+
+def make_engine(settings: Settings) -> Engine:
+    # The database speaks UTC; the API renders instants in KST.
+    options = "-c timezone=UTC"
+    if settings.db_statement_timeout_ms:
+        options += f" -c statement_timeout={settings.db_statement_timeout_ms}"
+    return create_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_s,
+        pool_pre_ping=True,
+        connect_args={"application_name": "oxuniverse", "options": options, "connect_timeout": 5},
+    )
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    # expire_on_commit=False: a response built after commit must not reload rows.
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: commit if the block succeeds, roll back if it raises, always close."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _request_session(request: Request) -> Iterator[Session]:
+    factory: sessionmaker[Session] = request.app.state.container.sessionmaker()
+    with unit_of_work(factory) as session:
+        yield session
+
+
+# scope="function": the exit code (commit/rollback/close) runs as soon as the route
+# returns, before the response is sent, so a client never sees a success whose
+# commit then failed.
+DbSession = Annotated[Session, Depends(_request_session, scope="function")]

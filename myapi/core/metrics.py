@@ -1,0 +1,57 @@
+"""Prometheus metrics. Each app owns its registry, so several apps (tests) never collide."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine
+from sqlalchemy.pool import QueuePool
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class _PoolCollector(Collector):
+    """Connection-pool usage, read at scrape time (costs nothing between scrapes)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        pool = self._engine.pool
+        checked_out = GaugeMetricFamily(
+            "db_pool_checked_out", "Database connections currently checked out of the pool"
+        )
+        size = GaugeMetricFamily("db_pool_size", "Configured size of the database pool")
+        if isinstance(pool, QueuePool):
+            checked_out.add_metric([], pool.checkedout())
+            size.add_metric([], pool.size())
+        yield checked_out
+        yield size
+
+
+class Metrics:
+    def __init__(self, engine: Engine | None = None) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "http_requests_total",
+            "HTTP requests by method, route template and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request latency by method, route template and status",
+            ["method", "route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        if engine is not None:
+            self.registry.register(_PoolCollector(engine))
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        labels = (method, route, str(status))
+        self.requests.labels(*labels).inc()
+        self.latency.labels(*labels).observe(seconds)

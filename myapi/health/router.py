@@ -1,0 +1,48 @@
+"""Public operational endpoints: liveness, readiness, Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+
+from myapi.core.errors import ServiceUnavailableError
+from myapi.core.schemas import Envelope, ErrorEnvelope, ok
+from myapi.health.service import ReadinessService
+
+router = APIRouter(tags=["operations"])
+
+
+class HealthOut(BaseModel):
+    status: str
+
+
+class ReadyOut(BaseModel):
+    status: str
+    checks: dict[str, str]
+
+
+@router.get("/health", summary="Liveness: the process serves requests")
+def health() -> Envelope[HealthOut]:
+    return ok(HealthOut(status="ok"))
+
+
+@router.get(
+    "/ready",
+    summary="Readiness: the database and the queue service answer",
+    responses={503: {"model": ErrorEnvelope, "description": "A dependency is down; details name it"}},
+)
+def ready(request: Request) -> Envelope[ReadyOut]:
+    container = request.app.state.container
+    report = ReadinessService(container.engine(), container.queue(), container.settings()).check()
+    if not report.ready:
+        raise ServiceUnavailableError(
+            "Not ready: " + ", ".join(report.failing), details={"checks": report.checks}
+        )
+    return ok(ReadyOut(status="ready", checks=report.checks))
+
+
+@router.get("/metrics", summary="Prometheus metrics (text exposition format)")
+def metrics(request: Request) -> Response:
+    registry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,74 @@
+"""create_app(): settings -> container -> middleware, error handlers, routers.
+
+Run with `uvicorn --factory myapi.main:create_app`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from myapi.container import Container, build_container, shutdown_container
+from myapi.core.config import Settings
+from myapi.core.errors import install_error_handlers
+from myapi.core.logging import configure_logging
+from myapi.core.metrics import Metrics
+from myapi.core.middleware import RequestContextMiddleware
+from myapi.core.schemas import COMMON_ERROR_RESPONSES
+from myapi.health.router import router as health_router
+
+API_DESCRIPTION = """
+Daily US-stock up/down prediction game.
+
+* `/v1` — players (JWT bearer)
+* `/admin` — operators (JWT of an ADMIN)
+* `/internal` — scheduler and vendors (`X-Internal-Token` or HMAC)
+
+Every JSON response is the envelope `{success, data, error, meta}`; error codes are
+listed in docs/api.md.
+"""
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    container = container or build_container(settings)
+    settings = container.settings()
+    configure_logging(settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        shutdown_container(container)
+
+    app = FastAPI(
+        title=settings.app_name,
+        version="0.1.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        responses=COMMON_ERROR_RESPONSES,
+    )
+    app.state.container = container
+    app.state.metrics = Metrics(container.engine())
+
+    install_error_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+        expose_headers=[
+            "X-Request-ID",
+            "Retry-After",
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "X-RateLimit-Reset",
+        ],
+    )
+    # Added last = outermost: every response, CORS preflights included, gets a request id.
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+
+    app.include_router(health_router)
+    return app

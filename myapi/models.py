@@ -1,0 +1,44 @@
+"""Imports every model so that `Base.metadata` is complete (Alembic, tests)."""
+
+from myapi.admin.models import AuditLog
+from myapi.auth.models import OAuthState, RefreshToken
+from myapi.core.base import Base
+from myapi.core.models import IdempotencyKey, RateLimitWindow
+from myapi.cycle.models import JobRun, SessionControl
+from myapi.market.models import EodFetchLog, EodPrice
+from myapi.outbox.models import OutboxEvent
+from myapi.points.models import PointBalance, PointsHold, PointsLedgerEntry
+from myapi.predictions.models import Prediction
+from myapi.rewards.models import RewardInventory, RewardRedemption
+from myapi.settlement.models import Settlement
+from myapi.slots.models import AdUnlock, UserLimit
+from myapi.universe.models import ActiveUniverse
+from myapi.users.models import User
+
+metadata = Base.metadata
+
+__all__ = [
+    "ActiveUniverse",
+    "AdUnlock",
+    "AuditLog",
+    "Base",
+    "EodFetchLog",
+    "EodPrice",
+    "IdempotencyKey",
+    "JobRun",
+    "OAuthState",
+    "OutboxEvent",
+    "PointBalance",
+    "PointsHold",
+    "PointsLedgerEntry",
+    "Prediction",
+    "RateLimitWindow",
+    "RefreshToken",
+    "RewardInventory",
+    "RewardRedemption",
+    "SessionControl",
+    "Settlement",
+    "User",
+    "UserLimit",
+    "metadata",
+]

@@ -1,0 +1,1 @@
+"""Adapters to the outside world (SQS, OAuth providers, EOD vendors, reward vendors)."""

@@ -1,0 +1,25 @@
+"""SQS adapter: the only code that speaks to the queue service."""
+
+from myapi.providers.queue.sqs import (
+    MAX_BATCH_SIZE,
+    OutgoingMessage,
+    QueueError,
+    ReceivedMessage,
+    SendBatchResult,
+    SqsQueue,
+    make_sqs_client,
+)
+from myapi.providers.queue.setup import EnsuredQueue, dlq_name_for, ensure_queues
+
+__all__ = [
+    "MAX_BATCH_SIZE",
+    "EnsuredQueue",
+    "OutgoingMessage",
+    "QueueError",
+    "ReceivedMessage",
+    "SendBatchResult",
+    "SqsQueue",
+    "dlq_name_for",
+    "ensure_queues",
+    "make_sqs_client",
+]

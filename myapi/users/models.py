@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Identity,
+    String,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from myapi.core.base import Base, created_at_column
+from myapi.core.enums import USER_ROLE, UserRole
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        UniqueConstraint("auth_provider", "provider_id"),
+        # Emails are stored lower-case, so a plain UNIQUE is case-insensitive.
+        CheckConstraint("email = lower(email)", name="email_lowercase"),
+        CheckConstraint("auth_provider IN ('GOOGLE', 'KAKAO', 'DEV')", name="auth_provider_known"),
+        CheckConstraint("char_length(nickname) BETWEEN 2 AND 30", name="nickname_length"),
+    )
+
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    nickname: Mapped[str] = mapped_column(String(30), unique=True)
+    role: Mapped[UserRole] = mapped_column(USER_ROLE, server_default=text("'USER'"))
+    auth_provider: Mapped[str] = mapped_column(String(16))
+    provider_id: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    last_login_at: Mapped[datetime | None]
+    deactivated_at: Mapped[datetime | None]
