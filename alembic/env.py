@@ -5,9 +5,9 @@ from __future__ import annotations
 from logging.config import fileConfig
 from typing import Any
 
-from alembic import context
 from sqlalchemy import create_engine, pool
 
+from alembic import context
 from myapi.core.base import SCHEMA
 from myapi.core.config import Settings
 from myapi.models import metadata

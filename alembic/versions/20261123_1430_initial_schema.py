@@ -8,8 +8,9 @@ Create Date: 2026-11-23 14:30:16.574678+00:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from alembic import op
 
 revision: str = "0001_initial_schema"
 down_revision: str | None = None

@@ -29,9 +29,7 @@ class ConfigurationError(RuntimeError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
-    )
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
 
     # --- application -------------------------------------------------------
     environment: Environment = "development"
@@ -105,9 +103,7 @@ class Settings(BaseSettings):
         if self.environment == "production":
             problems = self.production_problems()
             if problems:
-                raise ConfigurationError(
-                    "Refusing to start in production: " + "; ".join(problems)
-                )
+                raise ConfigurationError("Refusing to start in production: " + "; ".join(problems))
         return self
 
     def production_problems(self) -> list[str]:
@@ -119,9 +115,7 @@ class Settings(BaseSettings):
             if value == dev_value:
                 problems.append(f"{env_name} is the development default; set a real secret")
             elif len(value) < MIN_PRODUCTION_SECRET_LENGTH:
-                problems.append(
-                    f"{env_name} is shorter than {MIN_PRODUCTION_SECRET_LENGTH} characters"
-                )
+                problems.append(f"{env_name} is shorter than {MIN_PRODUCTION_SECRET_LENGTH} characters")
         if self.dev_login_enabled:
             problems.append("DEV_LOGIN_ENABLED must be false in production")
         if self.eod_provider == "sandbox":

@@ -129,9 +129,7 @@ def error_response(
     details: Any = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    return JSONResponse(
-        status_code=status_code, content=error_body(code, message, details), headers=headers
-    )
+    return JSONResponse(status_code=status_code, content=error_body(code, message, details), headers=headers)
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -158,9 +156,7 @@ async def _handle_app_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return error_response(
-        422, "SYS_422", "Request validation failed", _validation_details(exc)
-    )
+    return error_response(422, "SYS_422", "Request validation failed", _validation_details(exc))
 
 
 async def _handle_http_exception(request: Request, exc: Exception) -> JSONResponse:

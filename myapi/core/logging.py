@@ -10,9 +10,10 @@ from typing import Any
 
 from myapi.core.request_context import current_request_id
 
-_STANDARD_ATTRS = set(
-    logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None).__dict__.keys()
-) | {"message", "asctime"}
+_STANDARD_ATTRS = set(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None).__dict__.keys()) | {
+    "message",
+    "asctime",
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -23,7 +24,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        request_id = current_request_id()
+        request_id = getattr(record, "request_id", None) or current_request_id()
         if request_id:
             payload["request_id"] = request_id
         for key, value in record.__dict__.items():
@@ -39,9 +40,7 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
     root = logging.getLogger()
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
-        JsonFormatter()
-        if json_logs
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+        JsonFormatter() if json_logs else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
     )
     for existing in list(root.handlers):
         if getattr(existing, "_oxu_handler", False):

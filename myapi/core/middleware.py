@@ -58,12 +58,11 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_request_id)
         except Exception:
             error_logger.exception(
-                "unhandled error", extra={"method": scope["method"], "path": scope["path"]}
+                "unhandled error",
+                extra={"request_id": request_id, "method": scope["method"], "path": scope["path"]},
             )
             if not response_started:
-                body = json.dumps(
-                    error_body(INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE)
-                ).encode()
+                body = json.dumps(error_body(INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE)).encode()
                 await send_with_request_id(
                     {
                         "type": "http.response.start",
@@ -84,6 +83,7 @@ class RequestContextMiddleware:
             access_logger.info(
                 "request",
                 extra={
+                    "request_id": request_id,
                     "method": scope["method"],
                     "path": scope["path"],
                     "route": template,

@@ -13,9 +13,7 @@ from myapi.core.request_context import current_request_id
 T = TypeVar("T")
 
 # Every timestamp in a response is ISO-8601 in KST (+09:00), whatever the storage zone.
-KstDateTime = Annotated[
-    datetime, PlainSerializer(lambda value: to_kst(value).isoformat(), return_type=str)
-]
+KstDateTime = Annotated[datetime, PlainSerializer(lambda value: to_kst(value).isoformat(), return_type=str)]
 
 
 class ErrorBody(BaseModel):

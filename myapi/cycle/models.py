@@ -15,9 +15,7 @@ class SessionControl(Base):
     """The state of one trading day's game session (SPEC §2)."""
 
     __tablename__ = "session_control"
-    __table_args__ = (
-        CheckConstraint("predict_cutoff_at > predict_open_at", name="cutoff_after_open"),
-    )
+    __table_args__ = (CheckConstraint("predict_cutoff_at > predict_open_at", name="cutoff_after_open"),)
 
     trading_day: Mapped[date] = mapped_column(primary_key=True)
     phase: Mapped[Phase] = mapped_column(PHASE)
@@ -35,9 +33,7 @@ class JobRun(Base):
 
     __tablename__ = "job_runs"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('RUNNING', 'SUCCEEDED', 'FAILED', 'SKIPPED')", name="status_known"
-        ),
+        CheckConstraint("status IN ('RUNNING', 'SUCCEEDED', 'FAILED', 'SKIPPED')", name="status_known"),
         CheckConstraint("finished_at IS NULL OR finished_at >= started_at", name="finish_after_start"),
         Index(None, "job", "trading_day"),
         Index(None, "started_at"),

@@ -17,9 +17,7 @@ class EodPrice(Base):
     __tablename__ = "eod_prices"
     __table_args__ = (
         CheckConstraint("close_price > 0", name="close_positive"),
-        CheckConstraint(
-            "prev_close_price IS NULL OR prev_close_price > 0", name="prev_close_positive"
-        ),
+        CheckConstraint("prev_close_price IS NULL OR prev_close_price > 0", name="prev_close_positive"),
         CheckConstraint("vendor_rev >= 0", name="vendor_rev_non_negative"),
         Index(None, "symbol", "asof"),
     )
@@ -47,9 +45,7 @@ class EodFetchLog(Base):
     trading_day: Mapped[date]
     provider: Mapped[str] = mapped_column(String(32))
     symbols: Mapped[list[str]] = mapped_column(ARRAY(String(10)), server_default=text("'{}'"))
-    missing_symbols: Mapped[list[str]] = mapped_column(
-        ARRAY(String(10)), server_default=text("'{}'")
-    )
+    missing_symbols: Mapped[list[str]] = mapped_column(ARRAY(String(10)), server_default=text("'{}'"))
     status: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int] = mapped_column(Integer, server_default=text("0"))

@@ -24,9 +24,7 @@ class PointBalance(Base):
     __tablename__ = "point_balances"
     __table_args__ = (CheckConstraint("balance >= 0", name="balance_non_negative"),)
 
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="RESTRICT"), primary_key=True
-    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), primary_key=True)
     balance: Mapped[int] = mapped_column(server_default=text("0"))
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 

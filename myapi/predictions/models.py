@@ -47,9 +47,7 @@ class Prediction(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     symbol: Mapped[str] = mapped_column(String(10))
     choice: Mapped[Choice] = mapped_column(CHOICE)
-    status: Mapped[PredictionStatus] = mapped_column(
-        PREDICTION_STATUS, server_default=text("'PENDING'")
-    )
+    status: Mapped[PredictionStatus] = mapped_column(PREDICTION_STATUS, server_default=text("'PENDING'"))
     baseline_price: Mapped[Decimal | None]
     baseline_at: Mapped[datetime | None]
     submitted_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -45,9 +45,7 @@ class RewardRedemption(Base):
     __tablename__ = "rewards_redemptions"
     __table_args__ = (
         CheckConstraint("cost_points > 0", name="cost_positive"),
-        CheckConstraint(
-            "(status = 'ISSUED') = (vendor_code IS NOT NULL)", name="issued_has_code"
-        ),
+        CheckConstraint("(status = 'ISSUED') = (vendor_code IS NOT NULL)", name="issued_has_code"),
         Index(None, "user_id", "created_at"),
         Index(None, "status", "updated_at"),
     )
@@ -56,9 +54,7 @@ class RewardRedemption(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     sku: Mapped[str] = mapped_column(ForeignKey("rewards_inventory.sku", ondelete="RESTRICT"))
     cost_points: Mapped[int]
-    status: Mapped[RedemptionStatus] = mapped_column(
-        REDEMPTION_STATUS, server_default=text("'REQUESTED'")
-    )
+    status: Mapped[RedemptionStatus] = mapped_column(REDEMPTION_STATUS, server_default=text("'REQUESTED'"))
     vendor_code: Mapped[str | None] = mapped_column(Text)
     failure_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()

@@ -17,13 +17,9 @@ class Settlement(Base):
     __tablename__ = "settlements"
     __table_args__ = (
         CheckConstraint("close_price IS NULL OR close_price > 0", name="close_positive"),
-        CheckConstraint(
-            "prev_close_price IS NULL OR prev_close_price > 0", name="prev_close_positive"
-        ),
+        CheckConstraint("prev_close_price IS NULL OR prev_close_price > 0", name="prev_close_positive"),
         CheckConstraint("vendor_rev >= 0", name="vendor_rev_non_negative"),
-        CheckConstraint(
-            "(outcome = 'VOID') = (void_reason IS NOT NULL)", name="void_has_reason"
-        ),
+        CheckConstraint("(outcome = 'VOID') = (void_reason IS NOT NULL)", name="void_has_reason"),
     )
 
     trading_day: Mapped[date] = mapped_column(primary_key=True)

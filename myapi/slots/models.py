@@ -17,15 +17,12 @@ class UserLimit(Base):
         CheckConstraint("used_slots >= 0", name="used_slots_non_negative"),
         CheckConstraint("ad_unlocks >= 0", name="ad_unlocks_non_negative"),
         CheckConstraint(
-            "cooldown_until IS NULL OR cooldown_started_at IS NULL "
-            "OR cooldown_until >= cooldown_started_at",
+            "cooldown_until IS NULL OR cooldown_started_at IS NULL OR cooldown_until >= cooldown_started_at",
             name="cooldown_ordered",
         ),
     )
 
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="RESTRICT"), primary_key=True
-    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), primary_key=True)
     trading_day: Mapped[date] = mapped_column(primary_key=True)
     base_slots: Mapped[int] = mapped_column(Integer, server_default=text("3"))
     used_slots: Mapped[int] = mapped_column(Integer, server_default=text("0"))
@@ -42,9 +39,7 @@ class AdUnlock(Base):
     __table_args__ = (
         CheckConstraint("method IN ('AD', 'COOLDOWN')", name="method_known"),
         CheckConstraint("unlocked_slots > 0", name="unlocked_positive"),
-        CheckConstraint(
-            "method <> 'AD' OR receipt_nonce IS NOT NULL", name="ad_has_nonce"
-        ),
+        CheckConstraint("method <> 'AD' OR receipt_nonce IS NOT NULL", name="ad_has_nonce"),
         Index(None, "user_id", "trading_day"),
     )
 

@@ -17,9 +17,7 @@ class ActiveUniverse(Base):
         CheckConstraint("seq >= 1", name="seq_positive"),
         CheckConstraint("symbol ~ '^[A-Z][A-Z0-9.\\-]{0,9}$'", name="symbol_format"),
         CheckConstraint("baseline_price IS NULL OR baseline_price > 0", name="baseline_positive"),
-        CheckConstraint(
-            "(baseline_price IS NULL) = (baseline_at IS NULL)", name="baseline_with_asof"
-        ),
+        CheckConstraint("(baseline_price IS NULL) = (baseline_at IS NULL)", name="baseline_with_asof"),
     )
 
     trading_day: Mapped[date] = mapped_column(primary_key=True)

@@ -1,5 +1,6 @@
 """SQS adapter: the only code that speaks to the queue service."""
 
+from myapi.providers.queue.setup import EnsuredQueue, dlq_name_for, ensure_queues
 from myapi.providers.queue.sqs import (
     MAX_BATCH_SIZE,
     OutgoingMessage,
@@ -9,7 +10,6 @@ from myapi.providers.queue.sqs import (
     SqsQueue,
     make_sqs_client,
 )
-from myapi.providers.queue.setup import EnsuredQueue, dlq_name_for, ensure_queues
 
 __all__ = [
     "MAX_BATCH_SIZE",

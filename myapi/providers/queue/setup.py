@@ -14,6 +14,9 @@ from myapi.providers.queue.sqs import QueueError, is_fifo
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
+
+    Attributes = dict[QueueAttributeNameType, str]
 
 DLQ_RETENTION_S = 1_209_600  # 14 days, the SQS maximum: time to inspect and redrive
 
@@ -45,7 +48,7 @@ def _existing_url(client: SQSClient, name: str) -> str | None:
         raise
 
 
-def _ensure_one(client: SQSClient, name: str, attributes: dict[str, str]) -> tuple[str, bool]:
+def _ensure_one(client: SQSClient, name: str, attributes: Attributes) -> tuple[str, bool]:
     url = _existing_url(client, name)
     if url is None:
         create_attrs = dict(attributes)
@@ -61,16 +64,18 @@ def ensure_queues(client: SQSClient, settings: Settings) -> list[EnsuredQueue]:
     ensured: list[EnsuredQueue] = []
     try:
         for key, name in settings.queue_names.items():
-            fifo_attrs = {"ContentBasedDeduplication": "false"} if is_fifo(name) else {}
+            fifo_attrs: Attributes = (
+                {"ContentBasedDeduplication": "false"} if is_fifo(name) else {}
+            )
             dlq_name = dlq_name_for(name)
             dlq_url, _ = _ensure_one(
                 client,
                 dlq_name,
                 {"MessageRetentionPeriod": str(DLQ_RETENTION_S), **fifo_attrs},
             )
-            dlq_arn = client.get_queue_attributes(
-                QueueUrl=dlq_url, AttributeNames=["QueueArn"]
-            )["Attributes"]["QueueArn"]
+            dlq_arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+                "Attributes"
+            ]["QueueArn"]
             url, created = _ensure_one(
                 client,
                 name,

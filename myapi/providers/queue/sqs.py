@@ -117,9 +117,7 @@ class SqsQueue:
                 }
             entries.append(entry)
         try:
-            response = self.client.send_message_batch(
-                QueueUrl=self.url(queue_name), Entries=entries
-            )
+            response = self.client.send_message_batch(QueueUrl=self.url(queue_name), Entries=entries)
         except (ClientError, BotoCoreError) as exc:
             raise QueueError(f"send to {queue_name!r} failed: {exc}") from exc
         result = SendBatchResult()

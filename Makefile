@@ -1,0 +1,40 @@
+# OX Universe — developer commands. `make run` and `make test` work on a fresh clone
+# with only Python 3.11 installed: they create .venv and install what they need.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck pytest install migrate clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The whole system on embedded defaults (PostgreSQL, SQS endpoint, API). Ctrl-C stops it.
+run: $(STAMP)
+	$(PY) -m scripts.run_local
+
+## Lint, type-check and the test suite against real PostgreSQL and a real SQS endpoint.
+test: $(STAMP) lint typecheck pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check myapi batch scripts tests alembic
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+pytest: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## Apply migrations to DATABASE_URL.
+migrate: $(STAMP)
+	$(PY) -m alembic upgrade head
+
+clean:
+	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Batch side: queue tooling, workers and the scheduler (`python -m batch.<module>`)."""

@@ -1,0 +1,134 @@
+"""The NYSE calendar (exchange-calendars `XNYS`): trading days, open/close instants,
+early closes and DST all come from it; nothing is hand-written here.
+
+Instants are timezone-aware UTC; helpers render them in KST for the API.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+
+import exchange_calendars as xcals
+import pandas as pd
+from exchange_calendars.errors import DateOutOfBounds, RequestedSessionOutOfBounds
+
+from myapi.core.clock import NEW_YORK
+
+CALENDAR_NAME = "XNYS"
+CALENDAR_START = date(2020, 1, 1)
+# exchange-calendars knows NYSE holidays a few years ahead; build it that far.
+CALENDAR_YEARS_AHEAD = 3
+
+
+class CalendarRangeError(ValueError):
+    """A date outside the range the calendar was built for."""
+
+
+@dataclass(frozen=True)
+class SessionTimes:
+    trading_day: date
+    market_open: datetime  # UTC
+    market_close: datetime  # UTC
+    predict_cutoff: datetime  # UTC: market open minus the cutoff margin
+
+    @property
+    def is_early_close(self) -> bool:
+        return self.market_close.astimezone(NEW_YORK).hour < 16
+
+
+class MarketCalendar:
+    def __init__(self, start: date = CALENDAR_START, end: date | None = None) -> None:
+        today = datetime.now(UTC).date()
+        self.start = start
+        self.end = end or date(today.year + CALENDAR_YEARS_AHEAD, 12, 31)
+        self._cal = xcals.get_calendar(
+            CALENDAR_NAME, start=pd.Timestamp(self.start), end=pd.Timestamp(self.end)
+        )
+        self.first_day: date = self._cal.first_session.date()
+        self.last_day: date = self._cal.last_session.date()
+
+    def _out_of_range(self, day: date) -> CalendarRangeError:
+        return CalendarRangeError(
+            f"{day.isoformat()} is outside the NYSE calendar range "
+            f"{self.first_day.isoformat()}..{self.last_day.isoformat()}; "
+            "rebuild the calendar with a later end (upgrade exchange-calendars)"
+        )
+
+    def _check(self, day: date) -> pd.Timestamp:
+        if day < self.first_day or day > self.last_day:
+            raise self._out_of_range(day)
+        return pd.Timestamp(day)
+
+    def is_trading_day(self, day: date) -> bool:
+        return bool(self._cal.is_session(self._check(day)))
+
+    def next_trading_day(self, day: date) -> date:
+        """The first trading day strictly after `day`."""
+        ts = self._check(day)
+        try:
+            nxt = self._cal.date_to_session(ts, direction="next")
+            if nxt == ts:
+                nxt = self._cal.next_session(ts)
+        except (DateOutOfBounds, RequestedSessionOutOfBounds) as exc:
+            raise self._out_of_range(day) from exc
+        return self._as_date(nxt)
+
+    def previous_trading_day(self, day: date) -> date:
+        """The last trading day strictly before `day`."""
+        ts = self._check(day)
+        try:
+            prev = self._cal.date_to_session(ts, direction="previous")
+            if prev == ts:
+                prev = self._cal.previous_session(ts)
+        except (DateOutOfBounds, RequestedSessionOutOfBounds) as exc:
+            raise self._out_of_range(day) from exc
+        return self._as_date(prev)
+
+    def session_times(self, day: date, cutoff_margin_min: int) -> SessionTimes:
+        ts = self._check(day)
+        if not self._cal.is_session(ts):
+            raise ValueError(f"{day.isoformat()} is not an NYSE trading day")
+        market_open = self._cal.session_open(ts).to_pydatetime().astimezone(UTC)
+        market_close = self._cal.session_close(ts).to_pydatetime().astimezone(UTC)
+        return SessionTimes(
+            trading_day=day,
+            market_open=market_open,
+            market_close=market_close,
+            predict_cutoff=market_open - timedelta(minutes=cutoff_margin_min),
+        )
+
+    def trading_day_for(self, instant: datetime) -> date:
+        """The trading day that predictions made at `instant` are about: the first session
+        that has not closed yet (after D-1's close, the game is about D)."""
+        candidate = instant.astimezone(NEW_YORK).date()
+        ts = self._check(candidate)
+        try:
+            session = self._cal.date_to_session(ts, direction="next")
+            if self._cal.session_close(session).to_pydatetime() <= instant:
+                session = self._cal.next_session(session)
+        except (DateOutOfBounds, RequestedSessionOutOfBounds) as exc:
+            raise self._out_of_range(candidate) from exc
+        return self._as_date(session)
+
+    def _as_date(self, ts: pd.Timestamp) -> date:
+        result: date = ts.date()
+        if result > self.last_day:
+            raise CalendarRangeError(f"{result.isoformat()} is past the NYSE calendar's end")
+        return result
+
+
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _default_calendar() -> MarketCalendar:
+    return MarketCalendar()
+
+
+def get_market_calendar() -> MarketCalendar:
+    """The process-wide calendar (building it takes about a second)."""
+    with _lock:
+        return _default_calendar()

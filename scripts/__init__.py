@@ -1,0 +1,1 @@
+"""Developer entry points: the embedded run command, seeding, benchmarks."""

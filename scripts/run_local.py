@@ -1,0 +1,68 @@
+"""`make run`: the whole system on embedded defaults, with no configuration.
+
+PostgreSQL (DATABASE_URL, else 127.0.0.1:5432, else embedded) -> SQS endpoint
+(SQS_ENDPOINT_URL, else in-process) -> queues ensured -> `alembic upgrade head` ->
+demo data -> the API on http://127.0.0.1:8000 (docs at /docs). Ctrl-C stops
+everything this command started.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import uvicorn
+from sqlalchemy.engine import make_url
+
+from myapi.core.config import Settings
+from myapi.core.logging import configure_logging
+from scripts import devstack
+from scripts.seed import seed
+
+DATABASE_NAME = "oxuniverse"
+
+
+def main() -> int:
+    configure_logging("INFO", json_logs=False)  # the API switches to JSON lines when it starts
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the in-process SQS server
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    log = logging.getLogger("run_local")
+    host = os.environ.get("API_HOST", "127.0.0.1")
+    port = int(os.environ.get("API_PORT", "8000"))
+
+    postgres = devstack.find_postgres("DATABASE_URL")
+    sqs: devstack.SqsEndpoint | None = None
+    try:
+        if postgres.source == "DATABASE_URL":
+            database_url = devstack.render_url(make_url(os.environ["DATABASE_URL"]))
+        else:
+            database_url = devstack.render_url(postgres.create_database(DATABASE_NAME, if_missing=True))
+        log.info("PostgreSQL: %s (%s)", postgres.source, make_url(database_url).database)
+        sqs = devstack.find_sqs("SQS_ENDPOINT_URL", port=int(os.environ.get("SQS_PORT", "9324")))
+        log.info("SQS endpoint: %s (%s)", sqs.url, sqs.source)
+
+        # The API (and, later, workers) read the same settings from the environment.
+        os.environ["DATABASE_URL"] = database_url
+        os.environ["SQS_ENDPOINT_URL"] = sqs.url
+        settings = Settings()
+
+        from batch.queues import ensure
+
+        log.info("queues ensured: %s", ", ".join(str(q["queue"]) for q in ensure(settings)))
+        devstack.migrate(database_url)
+        log.info("migrations applied (alembic upgrade head)")
+        log.info("demo data: %s", seed(settings))
+
+        print(f"\n  OX Universe API docs: http://{host}:{port}/docs\n", flush=True)
+        uvicorn.run("myapi.main:create_app", factory=True, host=host, port=port, log_level="info")
+        return 0
+    finally:
+        if sqs is not None:
+            sqs.stop()
+        postgres.stop()
+        log.info("stopped")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
