@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from myapi.auth.keys import load_key_ring
+from myapi.auth.tokens import AccessTokenCodec
 from myapi.core.clock import SystemClock
 from myapi.core.config import Settings
 from myapi.core.db import make_engine, make_sessionmaker
+from myapi.providers.oauth import build_oauth_providers, make_oauth_http_client
 from myapi.providers.queue import SqsQueue, make_sqs_client
 
 
@@ -23,6 +26,10 @@ class Container(containers.DeclarativeContainer):
     sessionmaker = providers.Singleton(make_sessionmaker, engine)
     sqs_client = providers.Singleton(make_sqs_client, settings)
     queue = providers.Singleton(SqsQueue, sqs_client)
+    key_ring = providers.Singleton(load_key_ring, settings)
+    token_codec = providers.Singleton(AccessTokenCodec, key_ring, settings)
+    oauth_http = providers.Singleton(make_oauth_http_client, settings)
+    oauth_providers = providers.Singleton(build_oauth_providers, settings, oauth_http)
 
 
 def build_container(settings: Settings | None = None) -> Container:
@@ -33,5 +40,6 @@ def build_container(settings: Settings | None = None) -> Container:
 
 
 def shutdown_container(container: Container) -> None:
-    """Release app-lifetime resources: close every pooled database connection."""
+    """Release app-lifetime resources: pooled database connections, HTTP clients."""
     container.engine().dispose()
+    container.oauth_http().close()

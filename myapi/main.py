@@ -11,6 +11,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from myapi.admin.router import router as admin_router
+from myapi.auth.router import dev_router as auth_dev_router
+from myapi.auth.router import jwks_router
+from myapi.auth.router import router as auth_router
 from myapi.container import Container, build_container, shutdown_container
 from myapi.core.config import Settings
 from myapi.core.errors import install_error_handlers
@@ -19,6 +23,8 @@ from myapi.core.metrics import Metrics
 from myapi.core.middleware import RequestContextMiddleware
 from myapi.core.schemas import COMMON_ERROR_RESPONSES
 from myapi.health.router import router as health_router
+from myapi.internal.router import router as internal_router
+from myapi.users.router import router as users_router
 
 API_DESCRIPTION = """
 Daily US-stock up/down prediction game.
@@ -71,4 +77,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
 
     app.include_router(health_router)
+    app.include_router(jwks_router)
+    app.include_router(auth_router)
+    if settings.dev_login_enabled and not settings.is_production:
+        app.include_router(auth_dev_router)
+    app.include_router(users_router)
+    app.include_router(admin_router)
+    app.include_router(internal_router)
+    # Fail at start-up, not at the first request, when the signing keys are unusable.
+    container.key_ring()
     return app

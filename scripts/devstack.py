@@ -72,6 +72,8 @@ class Postgres:
         if self._embedded is not None:
             self._embedded.cleanup()
             self._embedded = None
+            # pgserver logs again from its atexit hook, after the streams are closed.
+            logging.getLogger("pgserver").disabled = True
 
 
 def _libpq_kwargs(url: URL) -> dict[str, Any]:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from myapi.auth.keys import generate_private_pem
 from myapi.container import Container, build_container
 from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
@@ -29,6 +31,10 @@ from myapi.main import create_app
 from myapi.models import metadata
 from myapi.providers.queue import SqsQueue, ensure_queues, make_sqs_client
 from scripts import devstack
+
+# One RSA key pair for the whole run (generating one takes ~0.1 s).
+TEST_SIGNING_KID = "test-key-1"
+TEST_SIGNING_PEM = generate_private_pem()
 
 # Monday 2026-11-23 10:00 KST: the session for trading day 2026-11-23 is open.
 DEFAULT_NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
@@ -67,6 +73,7 @@ def make_settings(database_url: str, sqs_endpoint: str, **overrides: object) -> 
         "log_json": True,
         "db_pool_size": 5,
         "db_max_overflow": 10,
+        "jwt_private_keys": json.dumps({TEST_SIGNING_KID: TEST_SIGNING_PEM}),
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 
+from myapi.auth.keys import generate_private_pem
 from myapi.core.config import ConfigurationError, Settings
 from myapi.main import create_app
 from scripts.devstack import ROOT
@@ -17,6 +19,7 @@ PRODUCTION_OK = {
     "vendor_webhook_secret": STRONG + "v",
     "dev_login_enabled": False,
     "eod_provider": "yfinance",
+    "jwt_private_keys": json.dumps({"prod-1": generate_private_pem()}),
 }
 
 
@@ -38,6 +41,7 @@ def test_production_with_real_values_loads() -> None:
         ({"vendor_webhook_secret": "short"}, "VENDOR_WEBHOOK_SECRET"),
         ({"dev_login_enabled": True}, "DEV_LOGIN_ENABLED"),
         ({"eod_provider": "sandbox"}, "EOD_PROVIDER"),
+        ({"jwt_private_keys": ""}, "JWT_PRIVATE_KEYS"),
     ],
 )
 def test_production_refuses_each_dev_setting_naming_the_variable(
@@ -52,7 +56,7 @@ def test_production_defaults_refuse_to_start_the_app(monkeypatch: pytest.MonkeyP
     with pytest.raises(ConfigurationError) as excinfo:
         create_app()
     message = str(excinfo.value)
-    for variable in ("INTERNAL_TOKEN", "DEV_LOGIN_ENABLED", "EOD_PROVIDER"):
+    for variable in ("INTERNAL_TOKEN", "DEV_LOGIN_ENABLED", "EOD_PROVIDER", "JWT_PRIVATE_KEYS"):
         assert variable in message
 
 

@@ -67,6 +67,41 @@ class Settings(BaseSettings):
     ad_callback_secret: str = DEV_SECRETS["ad_callback_secret"]
     vendor_webhook_secret: str = DEV_SECRETS["vendor_webhook_secret"]
 
+    # --- tokens (SPEC §4) ----------------------------------------------------
+    # JSON object {kid: PEM private key}; the key named by JWT_SIGNING_KID signs, the
+    # others still verify (rotation). Empty outside production: a dev key pair is
+    # generated into .local/jwt/.
+    jwt_private_keys: str = ""
+    jwt_signing_kid: str = ""
+    # JSON object {kid: PEM public key} of retired keys whose tokens are still accepted.
+    jwt_public_keys: str = ""
+    jwt_issuer: str = "https://api.oxuniverse.example"
+    jwt_audience: str = "oxuniverse-clients"
+    access_token_ttl_s: int = Field(default=3600, ge=60, le=86_400)
+    refresh_token_ttl_s: int = Field(default=604_800, ge=3600, le=7_776_000)
+
+    # --- OAuth providers (SPEC §4) -------------------------------------------
+    # Exact redirect URIs a client may use (comma-separated); anything else is refused.
+    oauth_redirect_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [
+            "http://localhost:3000/auth/callback",
+            "http://127.0.0.1:8000/v1/auth/oauth/google/callback",
+            "http://127.0.0.1:8000/v1/auth/oauth/kakao/callback",
+        ]
+    )
+    oauth_state_ttl_s: int = Field(default=600, ge=60, le=3600)
+    oauth_http_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    google_client_id: str = ""
+    google_client_secret: str = ""
+    google_authorize_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_token_url: str = "https://oauth2.googleapis.com/token"
+    google_userinfo_url: str = "https://openidconnect.googleapis.com/v1/userinfo"
+    kakao_client_id: str = ""
+    kakao_client_secret: str = ""
+    kakao_authorize_url: str = "https://kauth.kakao.com/oauth/authorize"
+    kakao_token_url: str = "https://kauth.kakao.com/oauth/token"
+    kakao_userinfo_url: str = "https://kapi.kakao.com/v2/user/me"
+
     # --- development helpers (refused in production) -------------------------
     dev_login_enabled: bool = True
     eod_provider: EodProviderName = "sandbox"
@@ -82,7 +117,7 @@ class Settings(BaseSettings):
     signup_bonus_points: int = Field(default=1000, ge=0)
     reward_monthly_cap: int = Field(default=5, ge=0)
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "oauth_redirect_allowlist", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
@@ -120,6 +155,8 @@ class Settings(BaseSettings):
             problems.append("DEV_LOGIN_ENABLED must be false in production")
         if self.eod_provider == "sandbox":
             problems.append("EOD_PROVIDER=sandbox is for development only; use yfinance")
+        if not self.jwt_private_keys:
+            problems.append("JWT_PRIVATE_KEYS is empty; production needs its own signing keys")
         return problems
 
     @property

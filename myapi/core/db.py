@@ -17,6 +17,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from myapi.core.config import Settings
+from myapi.core.errors import AppError
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -41,11 +42,18 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction: commit if the block succeeds, roll back if it raises, always close."""
+    """One transaction: commit if the block succeeds, roll back if it raises (unless the
+    error is an AppError whose effect must persist), always close."""
     session = factory()
     try:
         yield session
         session.commit()
+    except AppError as exc:
+        if exc.commit_transaction:
+            session.commit()
+        else:
+            session.rollback()
+        raise
     except BaseException:
         session.rollback()
         raise

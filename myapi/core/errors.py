@@ -28,6 +28,9 @@ class AppError(Exception):
     status_code: int = 400
     code: str = "SYS_400"
     message: str = "Bad request"
+    # True when the state change that led to the error must persist (e.g. revoking a
+    # leaked refresh-token family): the unit of work commits before the error is sent.
+    commit_transaction: bool = False
 
     def __init__(
         self,

@@ -64,9 +64,7 @@ def ensure_queues(client: SQSClient, settings: Settings) -> list[EnsuredQueue]:
     ensured: list[EnsuredQueue] = []
     try:
         for key, name in settings.queue_names.items():
-            fifo_attrs: Attributes = (
-                {"ContentBasedDeduplication": "false"} if is_fifo(name) else {}
-            )
+            fifo_attrs: Attributes = {"ContentBasedDeduplication": "false"} if is_fifo(name) else {}
             dlq_name = dlq_name_for(name)
             dlq_url, _ = _ensure_one(
                 client,

@@ -1,0 +1,146 @@
+"""/v1/auth: OAuth login, dev login, token refresh, logout; and the public JWKS."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import RedirectResponse
+
+from myapi.auth.schemas import (
+    DevLoginIn,
+    LoginOut,
+    LogoutOut,
+    OAuthCallbackIn,
+    ProviderName,
+    RefreshIn,
+    TokensOut,
+)
+from myapi.auth.service import AuthService, LoginResult, OAuthCodeError
+from myapi.container import Container
+from myapi.core.db import DbSession
+from myapi.core.deps import ContainerDep
+from myapi.core.schemas import Envelope, ErrorEnvelope, ok
+from myapi.core.security import CurrentUserDep
+from myapi.points.repository import PointsRepository
+from myapi.users.schemas import me_out
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
+dev_router = APIRouter(prefix="/v1/auth", tags=["auth"])
+jwks_router = APIRouter(tags=["auth"])
+
+AUTH_ERRORS: dict[int | str, dict[str, object]] = {
+    400: {
+        "model": ErrorEnvelope,
+        "description": "OAUTH_001 code rejected, OAUTH_002 bad state, OAUTH_004 redirect refused",
+    },
+    502: {"model": ErrorEnvelope, "description": "OAUTH_003 provider error or timeout"},
+}
+
+
+def _service(session: DbSession, container: Container) -> AuthService:
+    return AuthService(
+        session,
+        container.clock(),
+        container.settings(),
+        container.token_codec(),
+        container.oauth_providers(),
+    )
+
+
+def _login_out(session: DbSession, result: LoginResult) -> LoginOut:
+    balance = PointsRepository(session).balance_of(result.user.id)
+    user = me_out(result.user, balance)
+    return LoginOut(
+        access_token=result.tokens.access_token,
+        refresh_token=result.tokens.refresh_token,
+        expires_in=result.tokens.expires_in,
+        user=user,
+        is_new_user=result.is_new_user,
+    )
+
+
+@router.get(
+    "/oauth/{provider}/authorize",
+    status_code=302,
+    response_class=RedirectResponse,
+    responses=AUTH_ERRORS,
+    summary="Start the OAuth flow: 302 to the provider with state and a PKCE S256 challenge",
+)
+def authorize(
+    provider: ProviderName,
+    session: DbSession,
+    container: ContainerDep,
+    redirect_uri: Annotated[str, Query(min_length=1, max_length=2048)],
+) -> RedirectResponse:
+    url = _service(session, container).start_authorization(provider.key, redirect_uri)
+    return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+
+
+@router.post(
+    "/oauth/callback",
+    responses=AUTH_ERRORS,
+    summary="Finish the OAuth flow (app clients): exchange the code, log in",
+)
+def oauth_callback(body: OAuthCallbackIn, session: DbSession, container: ContainerDep) -> Envelope[LoginOut]:
+    result = _service(session, container).complete_authorization(
+        body.provider.key, body.code, body.state, body.redirect_uri
+    )
+    return ok(_login_out(session, result))
+
+
+@router.get(
+    "/oauth/{provider}/callback",
+    responses=AUTH_ERRORS,
+    summary="Finish the OAuth flow (browser redirect target)",
+)
+def oauth_browser_callback(
+    provider: ProviderName,
+    session: DbSession,
+    container: ContainerDep,
+    state: Annotated[str, Query(min_length=1, max_length=128)],
+    code: Annotated[str | None, Query(max_length=2048)] = None,
+    error: Annotated[str | None, Query(max_length=200)] = None,
+) -> Envelope[LoginOut]:
+    if error or not code:
+        # The user declined, or the provider sent no code.
+        raise OAuthCodeError("The provider returned no authorization code", details={"error": error})
+    result = _service(session, container).complete_authorization(provider.key, code, state, None)
+    return ok(_login_out(session, result))
+
+
+@router.post("/token/refresh", summary="Rotate a refresh token for a new token pair")
+def refresh(body: RefreshIn, session: DbSession, container: ContainerDep) -> Envelope[TokensOut]:
+    _user, tokens = _service(session, container).refresh(body.refresh_token)
+    return ok(
+        TokensOut(
+            access_token=tokens.access_token,
+            refresh_token=tokens.refresh_token,
+            expires_in=tokens.expires_in,
+        )
+    )
+
+
+@router.post("/logout", summary="Revoke the refresh-token family of this login")
+def logout(
+    body: RefreshIn, user: CurrentUserDep, session: DbSession, container: ContainerDep
+) -> Envelope[LogoutOut]:
+    revoked = _service(session, container).logout(user.id, body.refresh_token)
+    return ok(LogoutOut(revoked=revoked))
+
+
+@dev_router.post(
+    "/dev-login",
+    summary="Development only: tokens for an email without a provider (absent in production)",
+)
+def dev_login(body: DevLoginIn, session: DbSession, container: ContainerDep) -> Envelope[LoginOut]:
+    result = _service(session, container).dev_login(str(body.email), body.nickname, body.role)
+    return ok(_login_out(session, result))
+
+
+@jwks_router.get(
+    "/.well-known/jwks.json",
+    summary="Public keys that verify access tokens (RFC 7517; not wrapped in the envelope)",
+)
+def jwks(container: ContainerDep) -> dict[str, list[dict[str, str]]]:
+    return container.key_ring().jwks()

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from myapi.core.enums import UserRole
+from myapi.users.schemas import NICKNAME_PATTERN, MeOut
+
+
+class ProviderName(StrEnum):
+    google = "google"
+    kakao = "kakao"
+
+    @property
+    def key(self) -> str:
+        return self.value.upper()
+
+
+class OAuthCallbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider: ProviderName
+    code: str = Field(min_length=1, max_length=2048)
+    state: str = Field(min_length=1, max_length=128)
+    redirect_uri: str = Field(min_length=1, max_length=2048)
+
+
+class RefreshIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class DevLoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+    nickname: str | None = Field(default=None, pattern=NICKNAME_PATTERN)
+    role: UserRole | None = None
+
+
+class TokensOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+
+
+class LoginOut(TokensOut):
+    user: MeOut
+    is_new_user: bool
+
+
+class LogoutOut(BaseModel):
+    revoked: int

@@ -1,0 +1,316 @@
+"""Login (OAuth authorization code + PKCE, dev login), token refresh with rotation and
+reuse detection, logout. Every use case runs in the caller's unit of work."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from myapi.auth.models import OAuthState, RefreshToken
+from myapi.auth.repository import AuthRepository
+from myapi.auth.tokens import AccessTokenCodec, hash_refresh_token, new_refresh_token
+from myapi.core.clock import Clock
+from myapi.core.config import Settings
+from myapi.core.enums import UserRole
+from myapi.core.errors import AppError, ForbiddenError, UnauthorizedError
+from myapi.points.service import PointsLedger
+from myapi.providers.oauth import (
+    OAuthCodeRejected,
+    OAuthIdentity,
+    OAuthProvider,
+    OAuthProviderUnavailable,
+)
+from myapi.users.models import User
+from myapi.users.repository import UsersRepository
+
+SIGNUP_REF_TYPE = "SIGNUP"
+NICKNAME_ALLOWED = re.compile(r"[^0-9A-Za-z_가-힣]")
+NICKNAME_BASE_MAX = 24  # leaves room for a `_N` suffix within 30 characters
+NICKNAME_FALLBACK = "player"
+INSERT_ATTEMPTS = 8
+
+
+class OAuthCodeError(AppError):
+    status_code = 400
+    code = "OAUTH_001"
+    message = "The authorization code was rejected"
+
+
+class OAuthStateError(AppError):
+    status_code = 400
+    code = "OAUTH_002"
+    message = "Invalid, expired or already used OAuth state"
+
+
+class OAuthProviderError(AppError):
+    status_code = 502
+    code = "OAUTH_003"
+    message = "The identity provider is unavailable; try again"
+
+
+class RedirectNotAllowedError(AppError):
+    status_code = 400
+    code = "OAUTH_004"
+    message = "redirect_uri is not on the allow-list"
+
+
+class InvalidRefreshTokenError(UnauthorizedError):
+    code = "AUTH_002"
+    message = "Invalid, expired or revoked refresh token"
+
+
+class RefreshTokenReusedError(InvalidRefreshTokenError):
+    """A rotated token came back: its family is revoked, and that must stay committed."""
+
+    commit_transaction = True
+
+
+class AccountDeactivatedError(ForbiddenError):
+    code = "AUTH_004"
+    message = "This account is deactivated"
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User
+    tokens: TokenPair
+    is_new_user: bool
+
+
+def pkce_challenge(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def nickname_base(raw: str | None) -> str:
+    cleaned = NICKNAME_ALLOWED.sub("", (raw or "").strip().replace(" ", "_"))[:NICKNAME_BASE_MAX]
+    return cleaned if len(cleaned) >= 2 else NICKNAME_FALLBACK
+
+
+def _constraint_of(exc: IntegrityError) -> str:
+    diag = getattr(exc.orig, "diag", None)
+    return str(getattr(diag, "constraint_name", "") or "")
+
+
+class AuthService:
+    def __init__(
+        self,
+        session: Session,
+        clock: Clock,
+        settings: Settings,
+        codec: AccessTokenCodec,
+        providers: dict[str, OAuthProvider] | None = None,
+    ) -> None:
+        self._session = session
+        self._clock = clock
+        self._settings = settings
+        self._codec = codec
+        self._providers = providers or {}
+        self._auth = AuthRepository(session)
+        self._users = UsersRepository(session)
+
+    # --- OAuth -------------------------------------------------------------------
+    def start_authorization(self, provider: str, redirect_uri: str) -> str:
+        """Create a single-use state (10 min) holding the PKCE verifier and the exact
+        redirect_uri, and return the provider's authorization URL."""
+        if redirect_uri not in self._settings.oauth_redirect_allowlist:
+            raise RedirectNotAllowedError(details={"redirect_uri": redirect_uri})
+        oauth = self._provider(provider)
+        now = self._clock.now()
+        state = secrets.token_urlsafe(32)
+        verifier = secrets.token_urlsafe(64)  # 86 chars, within RFC 7636's 43..128
+        self._auth.add_state(
+            OAuthState(
+                state=state,
+                provider=provider,
+                redirect_uri=redirect_uri,
+                code_verifier=verifier,
+                created_at=now,
+                expires_at=now + timedelta(seconds=self._settings.oauth_state_ttl_s),
+            )
+        )
+        return oauth.authorize_url(
+            state=state, code_challenge=pkce_challenge(verifier), redirect_uri=redirect_uri
+        )
+
+    def complete_authorization(
+        self, provider: str, code: str, state: str, redirect_uri: str | None
+    ) -> LoginResult:
+        """Consume the state, exchange the code with its PKCE verifier, and log the user
+        in (creating them, with the signup bonus, on first login).
+
+        The state row is locked and consumed in this transaction: concurrent callbacks
+        with one state run one at a time and only the first succeeds. Any failure rolls
+        everything back, so a provider error or timeout creates nothing. When
+        `redirect_uri` is None (browser callback) the one stored with the state is used.
+        """
+        oauth = self._provider(provider)
+        now = self._clock.now()
+        row = self._auth.lock_state(state)
+        if row is None or row.used_at is not None or row.expires_at <= now:
+            raise OAuthStateError()
+        if row.provider != provider:
+            raise OAuthStateError("The OAuth state belongs to another provider")
+        if redirect_uri is not None and redirect_uri != row.redirect_uri:
+            raise OAuthStateError("redirect_uri does not match the one the flow started with")
+        self._auth.mark_state_used(state, now)
+        try:
+            identity = oauth.identify(
+                code=code, code_verifier=row.code_verifier, redirect_uri=row.redirect_uri
+            )
+        except OAuthCodeRejected as exc:
+            raise OAuthCodeError() from exc
+        except OAuthProviderUnavailable as exc:
+            raise OAuthProviderError() from exc
+        return self._login(provider, identity, role=UserRole.USER)
+
+    # --- dev login ---------------------------------------------------------------
+    def dev_login(self, email: str, nickname: str | None, role: UserRole | None) -> LoginResult:
+        """Outside production only (the route does not exist otherwise). `role`, when
+        given, is applied to the account so ADMIN flows can be tried locally."""
+        identity = OAuthIdentity(provider_id=email.lower(), email=email.lower(), nickname=nickname)
+        return self._login("DEV", identity, role=role or UserRole.USER, force_role=role is not None)
+
+    # --- tokens ------------------------------------------------------------------
+    def refresh(self, refresh_token: str) -> tuple[User, TokenPair]:
+        """Rotate: the presented token is retired and a new pair is issued in the same
+        family. A token that was already rotated (or revoked) means it leaked: the whole
+        family is revoked, and that revocation is committed even though the call fails."""
+        now = self._clock.now()
+        row = self._auth.lock_refresh_by_hash(hash_refresh_token(refresh_token))
+        if row is None:
+            raise InvalidRefreshTokenError()
+        if row.revoked_at is not None:
+            self._auth.revoke_family(row.family_id, now)
+            raise RefreshTokenReusedError(
+                "Refresh token reuse detected; every session of this login was revoked"
+            )
+        if row.expires_at <= now:
+            raise InvalidRefreshTokenError()
+        user = self._users.get(row.user_id)
+        if user is None or not user.is_active:
+            raise InvalidRefreshTokenError()
+        tokens, new_jti = self._issue_with_jti(user.id, user.role, family_id=row.family_id)
+        self._auth.mark_rotated(row.jti, new_jti, now)
+        return user, tokens
+
+    def logout(self, user_id: int, refresh_token: str) -> int:
+        """Revoke the family of the given refresh token (if it is the caller's). Returns
+        how many tokens were revoked; logging out twice is harmless."""
+        row = self._auth.lock_refresh_by_hash(hash_refresh_token(refresh_token))
+        if row is None or row.user_id != user_id:
+            return 0
+        return self._auth.revoke_family(row.family_id, self._clock.now())
+
+    # --- internals ---------------------------------------------------------------
+    def _provider(self, provider: str) -> OAuthProvider:
+        oauth = self._providers.get(provider)
+        if oauth is None:
+            raise OAuthStateError(f"Unknown OAuth provider {provider!r}")
+        return oauth
+
+    def _login(
+        self, provider: str, identity: OAuthIdentity, role: UserRole, force_role: bool = False
+    ) -> LoginResult:
+        now = self._clock.now()
+        user = self._users.find_by_identity(provider, identity.provider_id)
+        is_new = False
+        if user is None:
+            user_id, is_new = self._create_user(provider, identity, role, now)
+            user = self._users.get_for_update(user_id)
+            assert user is not None
+            if is_new and self._settings.signup_bonus_points > 0:
+                # Idempotent by ref: a retried or concurrent first login credits it once.
+                PointsLedger(self._session, self._clock).apply(
+                    user_id=user.id,
+                    delta=self._settings.signup_bonus_points,
+                    reason="signup_bonus",
+                    ref_type=SIGNUP_REF_TYPE,
+                    ref_id=str(user.id),
+                )
+        if not user.is_active:
+            raise AccountDeactivatedError()
+        if force_role and user.role != role:
+            user.role = role
+        self._users.touch_login(user.id, now)
+        self._session.flush()
+        tokens = self._issue(user.id, user.role, family_id=uuid.uuid4())
+        return LoginResult(user=user, tokens=tokens, is_new_user=is_new)
+
+    def _create_user(
+        self, provider: str, identity: OAuthIdentity, role: UserRole, now: datetime
+    ) -> tuple[int, bool]:
+        """Insert the user with the first free nickname (`name`, `name_2`, ...). Races on
+        the nickname are retried; an email already used by another account is not linked
+        (the new account is created without it)."""
+        base = nickname_base(identity.nickname or (identity.email or "").split("@")[0])
+        email = identity.email
+        if email and self._users.find_by_email(email) is not None:
+            email = None
+        for _ in range(INSERT_ATTEMPTS):
+            taken = self._users.nicknames_like(base)
+            nickname = base
+            suffix = 2
+            while nickname in taken:
+                nickname = f"{base}_{suffix}"
+                suffix += 1
+            savepoint = self._session.begin_nested()
+            try:
+                user_id = self._users.insert_if_absent(
+                    provider=provider,
+                    provider_id=identity.provider_id,
+                    email=email,
+                    nickname=nickname,
+                    role=role,
+                    now=now,
+                )
+                savepoint.commit()
+            except IntegrityError as exc:
+                savepoint.rollback()
+                if "email" in _constraint_of(exc):
+                    email = None
+                continue
+            if user_id is not None:
+                return user_id, True
+            # Someone created this identity concurrently: log in as that user.
+            existing = self._users.find_by_identity(provider, identity.provider_id)
+            if existing is not None:
+                return existing.id, False
+        raise RuntimeError("could not allocate a unique nickname")
+
+    def _issue(self, user_id: int, role: UserRole, family_id: uuid.UUID) -> TokenPair:
+        return self._issue_with_jti(user_id, role, family_id)[0]
+
+    def _issue_with_jti(
+        self, user_id: int, role: UserRole, family_id: uuid.UUID
+    ) -> tuple[TokenPair, uuid.UUID]:
+        now = self._clock.now()
+        access = self._codec.issue(user_id, role, now)
+        refresh = new_refresh_token()
+        jti = uuid.uuid4()
+        self._auth.add_refresh_token(
+            RefreshToken(
+                jti=jti,
+                user_id=user_id,
+                family_id=family_id,
+                token_hash=hash_refresh_token(refresh),
+                issued_at=now,
+                expires_at=now + timedelta(seconds=self._settings.refresh_token_ttl_s),
+            )
+        )
+        return TokenPair(access.token, refresh, access.expires_in), jti

@@ -1,0 +1,148 @@
+"""Access control in one place.
+
+* `current_user` — every player route (`/v1`, except the public allow-list below):
+  a valid RS256 access token of an active user.
+* `require_admin` — every `/admin` route: `current_user` with role ADMIN.
+* `require_internal` — every `/internal` route: the `X-Internal-Token` header, compared
+  in constant time.
+
+`route_guard()` tells which guard a route has; a test walks `app.routes` and fails for
+any route without the guard its prefix demands.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header
+from fastapi.routing import iter_route_contexts
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from myapi.core.db import DbSession
+from myapi.core.deps import ContainerDep
+from myapi.core.enums import UserRole
+from myapi.core.errors import ForbiddenError, UnauthorizedError
+from myapi.users.repository import UsersRepository
+
+bearer_scheme = HTTPBearer(auto_error=False, description="Access token from /v1/auth")
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    id: int
+    role: UserRole
+    token_jti: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == UserRole.ADMIN
+
+
+def current_user(
+    container: ContainerDep,
+    session: DbSession,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
+) -> CurrentUser:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise UnauthorizedError(headers={"WWW-Authenticate": "Bearer"})
+    claims = container.token_codec().verify(credentials.credentials, container.clock().now())
+    user = UsersRepository(session).get(claims.user_id)
+    # A deactivated (or deleted) user's tokens stop working at once.
+    if user is None or not user.is_active:
+        raise UnauthorizedError("Invalid or expired access token", headers={"WWW-Authenticate": "Bearer"})
+    # The role comes from the database, so a demotion takes effect immediately.
+    return CurrentUser(id=user.id, role=user.role, token_jti=claims.jti)
+
+
+CurrentUserDep = Annotated[CurrentUser, Depends(current_user)]
+
+
+def require_admin(user: CurrentUserDep) -> CurrentUser:
+    if not user.is_admin:
+        raise ForbiddenError("Administrator role required")
+    return user
+
+
+AdminDep = Annotated[CurrentUser, Depends(require_admin)]
+
+
+def require_internal(
+    container: ContainerDep,
+    x_internal_token: Annotated[str | None, Header(alias="X-Internal-Token")] = None,
+) -> None:
+    if not x_internal_token:
+        raise UnauthorizedError("X-Internal-Token required")
+    expected = container.settings().internal_token
+    if not hmac.compare_digest(x_internal_token.encode(), expected.encode()):
+        raise ForbiddenError("Invalid internal token")
+
+
+# Player-facing routes that are public by design (method, path template).
+PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("GET", "/v1/auth/oauth/{provider}/authorize"),
+        ("POST", "/v1/auth/oauth/callback"),
+        ("GET", "/v1/auth/oauth/{provider}/callback"),
+        ("POST", "/v1/auth/token/refresh"),
+        ("POST", "/v1/auth/dev-login"),
+        ("GET", "/v1/session/today"),
+        ("GET", "/v1/universe/today"),
+        ("GET", "/v1/settlements/{trading_day}"),
+        ("GET", "/v1/rewards/catalog"),
+        ("GET", "/v1/leaderboard"),
+    }
+)
+# Non-API routes that are public: probes, metrics, docs, keys.
+PUBLIC_PREFIXES = ("/health", "/ready", "/metrics", "/docs", "/redoc", "/openapi.json", "/.well-known/")
+
+
+def _dependency_calls(route: Any) -> set[Callable[..., Any]]:
+    calls: set[Callable[..., Any]] = set()
+    dependant = getattr(route, "dependant", None)
+    stack = list(dependant.dependencies) if dependant is not None else []
+    while stack:
+        dep = stack.pop()
+        if dep.call is not None:
+            calls.add(dep.call)
+        stack.extend(dep.dependencies)
+    return calls
+
+
+def route_guard(route: Any) -> str:
+    """'internal', 'admin', 'user' or 'none' — the strongest guard the route has."""
+    calls = _dependency_calls(route)
+    if require_internal in calls:
+        return "internal"
+    if require_admin in calls:
+        return "admin"
+    if current_user in calls:
+        return "user"
+    return "none"
+
+
+def unguarded_routes(routes: Iterable[Any]) -> list[str]:
+    """Routes whose guard does not match what their prefix demands."""
+    problems: list[str] = []
+    # Included routers are resolved lazily by FastAPI; iterate their effective routes,
+    # whose dependencies include router-level guards.
+    for route in iter_route_contexts(list(routes)):
+        if route.path is None:
+            continue
+        guard = route_guard(route)
+        for method in sorted(route.methods or ()):
+            where = f"{method} {route.path}"
+            if route.path.startswith("/admin"):
+                if guard != "admin":
+                    problems.append(f"{where}: needs require_admin, has {guard}")
+            elif route.path.startswith("/internal"):
+                if guard != "internal":
+                    problems.append(f"{where}: needs require_internal, has {guard}")
+            elif route.path.startswith("/v1"):
+                if guard == "none" and (method, route.path) not in PUBLIC_ROUTES:
+                    problems.append(f"{where}: needs current_user or the public allow-list")
+            elif not route.path.startswith(PUBLIC_PREFIXES) and method != "HEAD":
+                problems.append(f"{where}: outside /v1, /admin, /internal and the public prefixes")
+    return problems

@@ -1,0 +1,77 @@
+"""SQL for users. Never commits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from myapi.core.enums import UserRole
+from myapi.users.models import User
+
+
+class UsersRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, user_id: int) -> User | None:
+        return self.session.get(User, user_id)
+
+    def get_for_update(self, user_id: int) -> User | None:
+        stmt = select(User).where(User.id == user_id).with_for_update()
+        return self.session.scalars(stmt).one_or_none()
+
+    def find_by_identity(self, provider: str, provider_id: str) -> User | None:
+        stmt = select(User).where(User.auth_provider == provider, User.provider_id == provider_id)
+        return self.session.scalars(stmt).one_or_none()
+
+    def find_by_email(self, email: str) -> User | None:
+        return self.session.scalars(select(User).where(User.email == email)).one_or_none()
+
+    def nickname_taken(self, nickname: str, *, except_user_id: int | None = None) -> bool:
+        stmt = select(User.id).where(User.nickname == nickname)
+        if except_user_id is not None:
+            stmt = stmt.where(User.id != except_user_id)
+        return self.session.scalar(stmt) is not None
+
+    def nicknames_like(self, base: str) -> set[str]:
+        """Nicknames equal to `base` or of the form `base_N`."""
+        escaped = base.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = select(User.nickname).where(
+            (User.nickname == base) | User.nickname.like(escaped + "\\_%", escape="\\")
+        )
+        return set(self.session.scalars(stmt))
+
+    def insert_if_absent(
+        self,
+        *,
+        provider: str,
+        provider_id: str,
+        email: str | None,
+        nickname: str,
+        role: UserRole,
+        now: datetime,
+    ) -> int | None:
+        """Insert a user; None if (provider, provider_id) already exists. A nickname or
+        email collision raises IntegrityError (the caller retries inside a savepoint)."""
+        stmt = (
+            insert(User)
+            .values(
+                auth_provider=provider,
+                provider_id=provider_id,
+                email=email,
+                nickname=nickname,
+                role=role,
+                created_at=now,
+                updated_at=now,
+                last_login_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["auth_provider", "provider_id"])
+            .returning(User.id)
+        )
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def touch_login(self, user_id: int, now: datetime) -> None:
+        self.session.execute(update(User).where(User.id == user_id).values(last_login_at=now))

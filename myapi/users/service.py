@@ -1,0 +1,94 @@
+"""Player profile use cases and the operator's user management."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from myapi.admin.repository import AuditRepository
+from myapi.auth.repository import AuthRepository
+from myapi.core.clock import Clock
+from myapi.core.enums import UserRole
+from myapi.core.errors import AppError, NotFoundError
+from myapi.points.repository import PointsRepository
+from myapi.users.models import User
+from myapi.users.repository import UsersRepository
+
+
+class NicknameTakenError(AppError):
+    status_code = 409
+    code = "USER_001"
+    message = "That nickname is taken"
+
+
+@dataclass(frozen=True)
+class Profile:
+    user: User
+    points_balance: int
+
+
+class UserService:
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+        self._users = UsersRepository(session)
+
+    def _get(self, user_id: int) -> User:
+        user = self._users.get(user_id)
+        if user is None:
+            raise NotFoundError("User not found", code="USER_404")
+        return user
+
+    def profile(self, user_id: int) -> Profile:
+        user = self._get(user_id)
+        return Profile(user, PointsRepository(self._session).balance_of(user_id))
+
+    def change_nickname(self, user_id: int, nickname: str) -> Profile:
+        """Nicknames are unique (case-sensitive, as stored); a taken one is USER_001."""
+        user = self._get(user_id)
+        if user.nickname != nickname:
+            if self._users.nickname_taken(nickname, except_user_id=user_id):
+                raise NicknameTakenError()
+            user.nickname = nickname
+            user.updated_at = self._clock.now()
+            try:
+                with self._session.begin_nested():
+                    self._session.flush()
+            except IntegrityError as exc:  # lost a race for the same nickname
+                raise NicknameTakenError() from exc
+        return self.profile(user_id)
+
+    def deactivate(self, user_id: int) -> None:
+        """Deactivate the account and revoke every refresh token. Access tokens stop
+        working at once (every request re-checks is_active). Idempotent."""
+        user = self._users.get_for_update(user_id)
+        if user is None:
+            raise NotFoundError("User not found", code="USER_404")
+        now = self._clock.now()
+        if user.is_active:
+            user.is_active = False
+            user.deactivated_at = now
+            user.updated_at = now
+        AuthRepository(self._session).revoke_all_for_user(user_id, now)
+
+    def set_role(self, actor: int, user_id: int, role: UserRole, reason: str) -> Profile:
+        """Operator action: grant or revoke ADMIN. Audited."""
+        user = self._users.get_for_update(user_id)
+        if user is None:
+            raise NotFoundError("User not found", code="USER_404")
+        previous = user.role
+        now = self._clock.now()
+        user.role = role
+        user.updated_at = now
+        AuditRepository(self._session).record(
+            actor=f"user:{actor}",
+            actor_user_id=actor,
+            action="user.set_role",
+            target=f"user:{user_id}",
+            payload={"from": previous.value, "to": role.value, "reason": reason},
+            now=now,
+        )
+        self._session.flush()
+        return self.profile(user_id)
