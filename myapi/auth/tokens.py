@@ -90,22 +90,32 @@ class AccessTokenCodec:
                 algorithms=[ALGORITHM],
                 audience=self._audience,
                 issuer=self._issuer,
-                options={f"require_{name}": True for name in ("iat", "exp", "sub", "jti", "aud", "iss")}
-                | {"verify_exp": False, "leeway": 0},
+                # Presence of every claim is checked below. `require_exp` is left out on
+                # purpose: python-jose turns it into verify_exp against the wall clock,
+                # and expiry is judged by the injected clock instead.
+                options={
+                    "require_iat": True,
+                    "require_sub": True,
+                    "require_jti": True,
+                    "require_aud": True,
+                    "require_iss": True,
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                },
             )
         except JOSEError as exc:
             raise InvalidTokenError() from exc
         if any(claims.get(name) in (None, "") for name in REQUIRED_CLAIMS):
             raise InvalidTokenError()
-        # Expiry is judged by the injected clock, so tests can travel in time.
-        expires = int(claims["exp"])
-        if expires <= int(now.timestamp()):
-            raise InvalidTokenError("Access token expired")
         try:
+            expires = int(claims["exp"])
             user_id = int(claims["sub"])
             role = UserRole(claims["role"])
         except (TypeError, ValueError) as exc:
             raise InvalidTokenError() from exc
+        # Expiry is judged by the injected clock, so tests can travel in time.
+        if expires <= int(now.timestamp()):
+            raise InvalidTokenError("Access token expired")
         return AccessClaims(
             user_id=user_id,
             role=role,
