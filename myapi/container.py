@@ -15,6 +15,8 @@ from myapi.auth.tokens import AccessTokenCodec
 from myapi.core.clock import SystemClock
 from myapi.core.config import Settings
 from myapi.core.db import make_engine, make_sessionmaker
+from myapi.core.ratelimit import RateLimiter, RateLimitRepository
+from myapi.cycle.calendar import get_market_calendar
 from myapi.providers.oauth import build_oauth_providers, make_oauth_http_client
 from myapi.providers.queue import SqsQueue, make_sqs_client
 
@@ -30,6 +32,10 @@ class Container(containers.DeclarativeContainer):
     token_codec = providers.Singleton(AccessTokenCodec, key_ring, settings)
     oauth_http = providers.Singleton(make_oauth_http_client, settings)
     oauth_providers = providers.Singleton(build_oauth_providers, settings, oauth_http)
+    calendar = providers.Singleton(get_market_calendar)
+    rate_limiter = providers.Singleton(
+        RateLimiter, providers.Singleton(RateLimitRepository, engine), settings
+    )
 
 
 def build_container(settings: Settings | None = None) -> Container:

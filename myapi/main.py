@@ -22,8 +22,13 @@ from myapi.core.logging import configure_logging
 from myapi.core.metrics import Metrics
 from myapi.core.middleware import RequestContextMiddleware
 from myapi.core.schemas import COMMON_ERROR_RESPONSES
+from myapi.cycle.router import router as session_router
 from myapi.health.router import router as health_router
 from myapi.internal.router import router as internal_router
+from myapi.predictions.router import router as predictions_router
+from myapi.slots.router import dev_router as ads_dev_router
+from myapi.slots.router import router as ads_router
+from myapi.universe.router import router as universe_router
 from myapi.users.router import router as users_router
 
 API_DESCRIPTION = """
@@ -82,6 +87,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     if settings.dev_login_enabled and not settings.is_production:
         app.include_router(auth_dev_router)
     app.include_router(users_router)
+    app.include_router(session_router)
+    app.include_router(universe_router)
+    app.include_router(predictions_router)
+    app.include_router(ads_router)
+    if not settings.is_production:
+        app.include_router(ads_dev_router)
     app.include_router(admin_router)
     app.include_router(internal_router)
     # Fail at start-up, not at the first request, when the signing keys are unusable.

@@ -74,6 +74,11 @@ def make_settings(database_url: str, sqs_endpoint: str, **overrides: object) -> 
         "db_pool_size": 5,
         "db_max_overflow": 10,
         "jwt_private_keys": json.dumps({TEST_SIGNING_KID: TEST_SIGNING_PEM}),
+        # Limits a test run never reaches; tests/test_rate_limit.py sets small ones.
+        "rate_limit_read": 1_000_000,
+        "rate_limit_write": 1_000_000,
+        "rate_limit_auth": 1_000_000,
+        "rate_limit_ip": 1_000_000,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import RedirectResponse
 
 from myapi.auth.schemas import (
@@ -20,13 +20,14 @@ from myapi.auth.service import AuthService, LoginResult, OAuthCodeError
 from myapi.container import Container
 from myapi.core.db import DbSession
 from myapi.core.deps import ContainerDep
+from myapi.core.ratelimit import rate_limit
 from myapi.core.schemas import Envelope, ErrorEnvelope, ok
 from myapi.core.security import CurrentUserDep
 from myapi.points.repository import PointsRepository
 from myapi.users.schemas import me_out
 
-router = APIRouter(prefix="/v1/auth", tags=["auth"])
-dev_router = APIRouter(prefix="/v1/auth", tags=["auth"])
+router = APIRouter(prefix="/v1/auth", tags=["auth"], dependencies=[Depends(rate_limit)])
+dev_router = APIRouter(prefix="/v1/auth", tags=["auth"], dependencies=[Depends(rate_limit)])
 jwks_router = APIRouter(tags=["auth"])
 
 AUTH_ERRORS: dict[int | str, dict[str, object]] = {

@@ -116,6 +116,16 @@ class Settings(BaseSettings):
     points_win_reward: int = Field(default=50, ge=0)
     signup_bonus_points: int = Field(default=1000, ge=0)
     reward_monthly_cap: int = Field(default=5, ge=0)
+    ad_receipt_max_age_s: int = Field(default=300, ge=10, le=3600)
+    idempotency_ttl_s: int = Field(default=86_400, ge=60, le=604_800)
+
+    # --- rate limiting (SPEC §8): requests per window, sliding -----------------
+    rate_limit_enabled: bool = True
+    rate_limit_window_s: int = Field(default=60, ge=1, le=3600)
+    rate_limit_read: int = Field(default=300, ge=1)  # GET /v1, per player
+    rate_limit_write: int = Field(default=120, ge=1)  # POST/PATCH/DELETE /v1, per player
+    rate_limit_auth: int = Field(default=30, ge=1)  # /v1/auth/*, per IP
+    rate_limit_ip: int = Field(default=1200, ge=1)  # all of /v1, per IP
 
     @field_validator("cors_origins", "oauth_redirect_allowlist", mode="before")
     @classmethod

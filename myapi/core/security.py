@@ -21,6 +21,7 @@ from fastapi import Depends, Header
 from fastapi.routing import iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from myapi.auth.tokens import AccessClaims
 from myapi.core.db import DbSession
 from myapi.core.deps import ContainerDep
 from myapi.core.enums import UserRole
@@ -41,20 +42,38 @@ class CurrentUser:
         return self.role == UserRole.ADMIN
 
 
-def current_user(
+@dataclass(frozen=True)
+class TokenCheck:
+    """The bearer token of the request, verified once and shared by every dependency
+    that needs it (FastAPI caches a dependency per request)."""
+
+    claims: AccessClaims | None
+    error: UnauthorizedError | None
+
+
+def token_check(
     container: ContainerDep,
-    session: DbSession,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
-) -> CurrentUser:
+) -> TokenCheck:
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise UnauthorizedError(headers={"WWW-Authenticate": "Bearer"})
-    claims = container.token_codec().verify(credentials.credentials, container.clock().now())
-    user = UsersRepository(session).get(claims.user_id)
+        return TokenCheck(None, UnauthorizedError(headers={"WWW-Authenticate": "Bearer"}))
+    try:
+        claims = container.token_codec().verify(credentials.credentials, container.clock().now())
+    except UnauthorizedError as exc:
+        exc.headers = {"WWW-Authenticate": "Bearer"}
+        return TokenCheck(None, exc)
+    return TokenCheck(claims, None)
+
+
+def current_user(session: DbSession, token: Annotated[TokenCheck, Depends(token_check)]) -> CurrentUser:
+    if token.claims is None:
+        raise token.error or UnauthorizedError()
+    user = UsersRepository(session).get(token.claims.user_id)
     # A deactivated (or deleted) user's tokens stop working at once.
     if user is None or not user.is_active:
         raise UnauthorizedError("Invalid or expired access token", headers={"WWW-Authenticate": "Bearer"})
     # The role comes from the database, so a demotion takes effect immediately.
-    return CurrentUser(id=user.id, role=user.role, token_jti=claims.jti)
+    return CurrentUser(id=user.id, role=user.role, token_jti=token.claims.jti)
 
 
 CurrentUserDep = Annotated[CurrentUser, Depends(current_user)]

@@ -6,9 +6,11 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from myapi.cycle.models import JobRun
+from myapi.core.enums import Phase
+from myapi.cycle.models import JobRun, SessionControl
 
 
 class JobRunsRepository:
@@ -40,3 +42,34 @@ class JobRunsRepository:
         if job:
             stmt = stmt.where(JobRun.job == job)
         return list(self.session.scalars(stmt))
+
+
+class SessionsRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, trading_day: date) -> SessionControl | None:
+        return self.session.get(SessionControl, trading_day)
+
+    def lock(self, trading_day: date) -> SessionControl | None:
+        stmt = select(SessionControl).where(SessionControl.trading_day == trading_day).with_for_update()
+        return self.session.scalars(stmt).one_or_none()
+
+    def insert_if_absent(self, row: dict[str, Any]) -> bool:
+        stmt = (
+            insert(SessionControl)
+            .values(**row)
+            .on_conflict_do_nothing(index_elements=["trading_day"])
+            .returning(SessionControl.trading_day)
+        )
+        return self.session.execute(stmt).first() is not None
+
+    def flip_to_settle(self, trading_day: date, now: datetime) -> bool:
+        """PREDICT -> SETTLE; False when it already was SETTLE (idempotent)."""
+        stmt = (
+            update(SessionControl)
+            .where(SessionControl.trading_day == trading_day, SessionControl.phase == Phase.PREDICT)
+            .values(phase=Phase.SETTLE, updated_at=now)
+            .returning(SessionControl.trading_day)
+        )
+        return self.session.execute(stmt).first() is not None

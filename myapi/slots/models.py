@@ -16,6 +16,7 @@ class UserLimit(Base):
         CheckConstraint("base_slots >= 0", name="base_slots_non_negative"),
         CheckConstraint("used_slots >= 0", name="used_slots_non_negative"),
         CheckConstraint("ad_unlocks >= 0", name="ad_unlocks_non_negative"),
+        CheckConstraint("cooldown_unlocks >= 0", name="cooldown_unlocks_non_negative"),
         CheckConstraint(
             "cooldown_until IS NULL OR cooldown_started_at IS NULL OR cooldown_until >= cooldown_started_at",
             name="cooldown_ordered",
@@ -27,6 +28,8 @@ class UserLimit(Base):
     base_slots: Mapped[int] = mapped_column(Integer, server_default=text("3"))
     used_slots: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     ad_unlocks: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # Slots given back by the cooldown timer today (see myapi/slots/policy.py).
+    cooldown_unlocks: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     cooldown_started_at: Mapped[datetime | None]
     cooldown_until: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from myapi.core.db import DbSession
 from myapi.core.deps import ContainerDep
+from myapi.core.ratelimit import rate_limit
 from myapi.core.schemas import Envelope, ok
 from myapi.core.security import CurrentUserDep
 from myapi.users.schemas import MeOut, NicknameUpdate, me_out
 from myapi.users.service import Profile, UserService
 
-router = APIRouter(prefix="/v1/users", tags=["users"])
+router = APIRouter(prefix="/v1/users", tags=["users"], dependencies=[Depends(rate_limit)])
 
 
 def profile_out(profile: Profile) -> MeOut:

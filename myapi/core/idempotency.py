@@ -1,0 +1,153 @@
+"""Idempotency keys for player writes (IETF `Idempotency-Key` draft, as Stripe does it).
+
+Per (player, key), inside the request's own unit of work:
+
+1. `pg_try_advisory_xact_lock(player, key)` — taken by a request still in flight with
+   the same key? Then 409 `IDEM_002` (retry later).
+2. A stored, unexpired response for the key? Same fingerprint (method, path, body):
+   replay the original status and body. Different fingerprint: 422 `IDEM_003`.
+3. Otherwise run the use case and store its response in the same transaction, so the
+   effect and the stored response commit together, or neither does.
+
+Only successful responses are stored: a request that fails rolls back and may be
+retried with the same key. Keys expire after IDEMPOTENCY_TTL_S (24 h); GC deletes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import delete, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from myapi.core.clock import Clock
+from myapi.core.errors import AppError, ConflictError
+from myapi.core.models import IdempotencyKey
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class InvalidIdempotencyKeyError(AppError):
+    status_code = 400
+    code = "IDEM_001"
+    message = "Idempotency-Key must be 1-255 visible ASCII characters"
+
+
+class IdempotencyInFlightError(ConflictError):
+    code = "IDEM_002"
+    message = "A request with this Idempotency-Key is still being processed; retry shortly"
+
+
+class IdempotencyMismatchError(AppError):
+    status_code = 422
+    code = "IDEM_003"
+    message = "This Idempotency-Key was used with a different request"
+
+
+@dataclass(frozen=True)
+class IdempotencyInput:
+    key: str | None
+    method: str
+    path: str
+    fingerprint: str
+
+
+async def idempotency_input(request: Request) -> IdempotencyInput:
+    key = request.headers.get(HEADER)
+    body = await request.body() if key is not None else b""
+    if key is not None and not (0 < len(key) <= MAX_KEY_LENGTH and all(33 <= ord(ch) <= 126 for ch in key)):
+        raise InvalidIdempotencyKeyError()
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.url.path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return IdempotencyInput(key, request.method, request.url.path, digest.hexdigest())
+
+
+IdempotencyDep = Annotated[IdempotencyInput, Depends(idempotency_input)]
+
+
+class IdempotencyRepository:
+    """SQL for idempotency keys. Never commits."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def try_lock(self, user_id: int, key: str) -> bool:
+        return bool(
+            self.session.execute(
+                text("SELECT pg_try_advisory_xact_lock(:uid, hashtext(:key))"),
+                {"uid": user_id % 2_147_483_647, "key": key},
+            ).scalar_one()
+        )
+
+    def find(self, user_id: int, key: str) -> IdempotencyKey | None:
+        stmt = select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+        return self.session.scalars(stmt).one_or_none()
+
+    def save(self, row: dict[str, Any]) -> None:
+        stmt = insert(IdempotencyKey).values(**row)
+        # Replaces an expired row with the same key.
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["user_id", "key"],
+            set_={col: stmt.excluded[col] for col in row if col not in ("user_id", "key")},
+        )
+        self.session.execute(stmt)
+
+    def delete_expired(self, now: datetime) -> int:
+        result = self.session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def run_idempotent(
+    session: Session,
+    clock: Clock,
+    ttl_s: int,
+    user_id: int,
+    request: IdempotencyInput,
+    status_code: int,
+    produce: Callable[[], T],
+) -> T | JSONResponse:
+    """Run `produce` at most once per (player, key); replay its response afterwards."""
+    if request.key is None:
+        return produce()
+    repo = IdempotencyRepository(session)
+    if not repo.try_lock(user_id, request.key):
+        raise IdempotencyInFlightError()
+    now = clock.now()
+    stored = repo.find(user_id, request.key)
+    if stored is not None and stored.expires_at > now:
+        if stored.request_hash != request.fingerprint:
+            raise IdempotencyMismatchError()
+        return JSONResponse(
+            status_code=stored.response_status or status_code,
+            content=stored.response_body,
+            headers={"Idempotent-Replayed": "true"},
+        )
+    result = produce()
+    repo.save(
+        {
+            "user_id": user_id,
+            "key": request.key,
+            "method": request.method,
+            "path": request.path[:500],
+            "request_hash": request.fingerprint,
+            "response_status": status_code,
+            "response_body": jsonable_encoder(result),
+            "created_at": now,
+            "expires_at": now + timedelta(seconds=ttl_s),
+        }
+    )
+    return result

@@ -1,0 +1,108 @@
+"""Game sessions: one per NYSE trading day (SPEC §2). Opening and cutoff are idempotent
+service operations; the clock and the calendar are the truth for what "today" is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from myapi.core.clock import Clock
+from myapi.core.config import Settings
+from myapi.core.enums import Phase
+from myapi.core.errors import AppError
+from myapi.cycle.calendar import MarketCalendar, SessionTimes
+from myapi.cycle.models import SessionControl
+from myapi.cycle.repository import SessionsRepository
+
+_ONE_SECOND = timedelta(seconds=1)
+
+
+class NotATradingDayError(AppError):
+    status_code = 409
+    code = "CYCLE_001"
+    message = "Not an NYSE trading day"
+
+
+@dataclass(frozen=True)
+class SessionView:
+    trading_day: date
+    phase: Phase | None  # None: the session for this day has not been opened yet
+    predict_open_at: datetime | None
+    predict_cutoff_at: datetime
+    market_open_at: datetime
+    market_close_at: datetime
+    settled_at: datetime | None
+    can_predict: bool
+    is_early_close: bool
+
+
+class SessionService:
+    def __init__(self, session: Session, clock: Clock, settings: Settings, calendar: MarketCalendar) -> None:
+        self._session = session
+        self._clock = clock
+        self._settings = settings
+        self._calendar = calendar
+        self._sessions = SessionsRepository(session)
+
+    def current_trading_day(self) -> date:
+        """The trading day predictions made now are about (weekends, holidays and
+        after-close instants belong to the next trading day)."""
+        return self._calendar.trading_day_for(self._clock.now())
+
+    def times(self, trading_day: date) -> SessionTimes:
+        if not self._calendar.is_trading_day(trading_day):
+            raise NotATradingDayError(details={"trading_day": trading_day.isoformat()})
+        return self._calendar.session_times(trading_day, self._settings.predict_cutoff_margin_min)
+
+    def view(self, trading_day: date | None = None) -> SessionView:
+        day = trading_day or self.current_trading_day()
+        times = self.times(day)
+        row = self._sessions.get(day)
+        now = self._clock.now()
+        phase = row.phase if row else None
+        return SessionView(
+            trading_day=day,
+            phase=phase,
+            predict_open_at=row.predict_open_at if row else None,
+            predict_cutoff_at=row.predict_cutoff_at if row else times.predict_cutoff,
+            market_open_at=times.market_open,
+            market_close_at=times.market_close,
+            settled_at=row.settled_at if row else None,
+            can_predict=is_open_for_predictions(row, now),
+            is_early_close=times.is_early_close,
+        )
+
+    def open(self, trading_day: date | None = None) -> dict[str, Any]:
+        """Open day D for predictions (phase PREDICT). Idempotent: an existing session,
+        in either phase, is left as it is."""
+        day = trading_day or self.current_trading_day()
+        times = self.times(day)
+        now = self._clock.now()
+        created = self._sessions.insert_if_absent(
+            {
+                "trading_day": day,
+                "phase": Phase.PREDICT,
+                "predict_open_at": min(now, times.predict_cutoff - _ONE_SECOND),
+                "predict_cutoff_at": times.predict_cutoff,
+                "market_open_at": times.market_open,
+                "market_close_at": times.market_close,
+                "updated_at": now,
+            }
+        )
+        return {"trading_day": day.isoformat(), "opened": created}
+
+    def cutoff(self, trading_day: date | None = None) -> dict[str, Any]:
+        """Close day D for predictions (phase SETTLE). Idempotent."""
+        day = trading_day or self.current_trading_day()
+        self.times(day)
+        flipped = self._sessions.flip_to_settle(day, self._clock.now())
+        return {"trading_day": day.isoformat(), "flipped": flipped}
+
+
+def is_open_for_predictions(row: SessionControl | None, now: datetime) -> bool:
+    """PREDICT phase and before the cutoff. The clock is the truth: past the cutoff
+    nothing is accepted even if the phase flip has not run yet."""
+    return row is not None and row.phase == Phase.PREDICT and now < row.predict_cutoff_at

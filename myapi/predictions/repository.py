@@ -1,0 +1,149 @@
+"""SQL for predictions. Never commits."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import and_, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from myapi.core.enums import Choice, PredictionStatus
+from myapi.predictions.models import Prediction
+
+
+class PredictionsRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def insert_or_revive(
+        self,
+        *,
+        trading_day: date,
+        user_id: int,
+        symbol: str,
+        choice: Choice,
+        baseline_price: Decimal | None,
+        baseline_at: datetime | None,
+        now: datetime,
+    ) -> int | None:
+        """Insert the prediction, or bring back one the player cancelled earlier today.
+        None when a live prediction for (day, user, symbol) exists already — one
+        statement, so concurrent duplicates cannot both succeed."""
+        values = {
+            "trading_day": trading_day,
+            "user_id": user_id,
+            "symbol": symbol,
+            "choice": choice,
+            "status": PredictionStatus.PENDING,
+            "baseline_price": baseline_price,
+            "baseline_at": baseline_at,
+            "submitted_at": now,
+            "updated_at": now,
+        }
+        insert_stmt = insert(Prediction).values(**values)
+        stmt = insert_stmt.on_conflict_do_update(
+            index_elements=["trading_day", "user_id", "symbol"],
+            set_={
+                "choice": insert_stmt.excluded.choice,
+                "status": PredictionStatus.PENDING,
+                "baseline_price": insert_stmt.excluded.baseline_price,
+                "baseline_at": insert_stmt.excluded.baseline_at,
+                "submitted_at": insert_stmt.excluded.submitted_at,
+                "updated_at": insert_stmt.excluded.updated_at,
+            },
+            where=Prediction.status == PredictionStatus.CANCELLED,
+        ).returning(Prediction.id)
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def get_live(self, trading_day: date, user_id: int, symbol: str) -> Prediction | None:
+        """The player's PENDING prediction, locked for a change or a cancel."""
+        stmt = (
+            select(Prediction)
+            .where(
+                Prediction.trading_day == trading_day,
+                Prediction.user_id == user_id,
+                Prediction.symbol == symbol,
+                Prediction.status == PredictionStatus.PENDING,
+            )
+            .with_for_update()
+        )
+        return self.session.scalars(stmt).one_or_none()
+
+    def set_choice(self, prediction_id: int, choice: Choice, now: datetime) -> None:
+        self.session.execute(
+            update(Prediction).where(Prediction.id == prediction_id).values(choice=choice, updated_at=now)
+        )
+
+    def cancel(self, prediction_id: int, now: datetime) -> None:
+        self.session.execute(
+            update(Prediction)
+            .where(Prediction.id == prediction_id)
+            .values(status=PredictionStatus.CANCELLED, updated_at=now)
+        )
+
+    def for_day(self, user_id: int, trading_day: date) -> list[Prediction]:
+        stmt = (
+            select(Prediction)
+            .where(
+                Prediction.user_id == user_id,
+                Prediction.trading_day == trading_day,
+                Prediction.status != PredictionStatus.CANCELLED,
+            )
+            .order_by(Prediction.submitted_at, Prediction.id)
+        )
+        return list(self.session.scalars(stmt))
+
+    def history(
+        self, user_id: int, limit: int, offset: int, status: PredictionStatus | None
+    ) -> tuple[list[Prediction], int]:
+        conditions = [Prediction.user_id == user_id, Prediction.status != PredictionStatus.CANCELLED]
+        if status is not None:
+            conditions.append(Prediction.status == status)
+        where = and_(*conditions)
+        total = int(self.session.scalar(select(func.count()).select_from(Prediction).where(where)) or 0)
+        rows = self.session.scalars(
+            select(Prediction)
+            .where(where)
+            .order_by(Prediction.trading_day.desc(), Prediction.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(rows), total
+
+    def stats(self, user_id: int) -> dict[str, int]:
+        """Totals, and streaks of consecutive CORRECT settled predictions (VOID ignored),
+        newest first for the current streak (gaps-and-islands for the best)."""
+        row = self.session.execute(
+            text(
+                """
+                WITH settled AS (
+                    SELECT status,
+                           row_number() OVER (ORDER BY trading_day DESC, id DESC) AS rn,
+                           sum(CASE WHEN status = 'INCORRECT' THEN 1 ELSE 0 END)
+                               OVER (ORDER BY trading_day DESC, id DESC) AS misses_before
+                    FROM crypto.predictions
+                    WHERE user_id = :u AND status IN ('CORRECT', 'INCORRECT')
+                ), runs AS (
+                    SELECT misses_before, count(*) AS run
+                    FROM settled WHERE status = 'CORRECT' GROUP BY misses_before
+                )
+                SELECT
+                    (SELECT count(*) FROM crypto.predictions
+                      WHERE user_id = :u AND status <> 'CANCELLED') AS total,
+                    (SELECT count(*) FROM crypto.predictions
+                      WHERE user_id = :u AND status = 'PENDING') AS pending,
+                    (SELECT count(*) FROM settled WHERE status = 'CORRECT') AS correct,
+                    (SELECT count(*) FROM settled WHERE status = 'INCORRECT') AS incorrect,
+                    (SELECT count(*) FROM crypto.predictions
+                      WHERE user_id = :u AND status = 'VOID') AS void,
+                    COALESCE((SELECT run FROM runs WHERE misses_before = 0), 0) AS current_streak,
+                    COALESCE((SELECT max(run) FROM runs), 0) AS best_streak,
+                    (SELECT COALESCE(sum(points_awarded), 0) FROM crypto.predictions
+                      WHERE user_id = :u) AS points_won
+                """
+            ),
+            {"u": user_id},
+        ).one()
+        return {key: int(value) for key, value in row._mapping.items()}

@@ -1,0 +1,158 @@
+"""/v1/predictions: a player's predictions. Every route reads or changes only the
+caller's own predictions (the user id comes from the token, never from the request)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import JSONResponse
+
+from myapi.container import Container
+from myapi.core.db import DbSession
+from myapi.core.deps import ContainerDep
+from myapi.core.enums import PredictionStatus
+from myapi.core.idempotency import IdempotencyDep, run_idempotent
+from myapi.core.pagination import PageDep
+from myapi.core.ratelimit import rate_limit
+from myapi.core.schemas import Envelope, ErrorEnvelope, ok
+from myapi.core.security import CurrentUserDep
+from myapi.predictions.schemas import (
+    AcceptedOut,
+    CancelledOut,
+    ChoiceIn,
+    MyDayOut,
+    PredictionOut,
+    StatsOut,
+)
+from myapi.predictions.service import PredictionService
+from myapi.universe.schemas import normalise_symbol
+
+router = APIRouter(prefix="/v1/predictions", tags=["predictions"], dependencies=[Depends(rate_limit)])
+
+SymbolPath = Annotated[str, Path(min_length=1, max_length=10, examples=["AAPL"])]
+GAME_ERRORS: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorEnvelope, "description": "PRED_004 not in universe, PRED_404 no prediction"},
+    409: {
+        "model": ErrorEnvelope,
+        "description": "PRED_001 closed, PRED_002 no slot, PRED_003 cooldown, "
+        "PRED_005 duplicate, IDEM_002 in flight",
+    },
+    422: {"model": ErrorEnvelope, "description": "validation, IDEM_003 key reused"},
+}
+
+
+def _service(session: DbSession, container: Container) -> PredictionService:
+    return PredictionService(session, container.clock(), container.settings(), container.calendar())
+
+
+@router.post(
+    "/{symbol}",
+    status_code=202,
+    response_model=Envelope[AcceptedOut],
+    responses=GAME_ERRORS,
+    summary="Predict UP or DOWN for a symbol of today's universe (honours Idempotency-Key)",
+)
+def submit(
+    symbol: SymbolPath,
+    body: ChoiceIn,
+    user: CurrentUserDep,
+    session: DbSession,
+    container: ContainerDep,
+    idem: IdempotencyDep,
+) -> Envelope[AcceptedOut] | JSONResponse:
+    def produce() -> Envelope[AcceptedOut]:
+        accepted = _service(session, container).submit(user.id, normalise_symbol(symbol), body.choice)
+        return ok(
+            AcceptedOut(
+                prediction_id=accepted.prediction_id,
+                trading_day=accepted.trading_day,
+                symbol=accepted.symbol,
+                choice=accepted.choice,
+                submitted_at=accepted.submitted_at,
+                remaining_slots=accepted.remaining_slots,
+            )
+        )
+
+    return run_idempotent(
+        session, container.clock(), container.settings().idempotency_ttl_s, user.id, idem, 202, produce
+    )
+
+
+@router.patch(
+    "/{symbol}",
+    response_model=Envelope[PredictionOut],
+    responses=GAME_ERRORS,
+    summary="Change my prediction while the session is open (no slot cost)",
+)
+def change(
+    symbol: SymbolPath,
+    body: ChoiceIn,
+    user: CurrentUserDep,
+    session: DbSession,
+    container: ContainerDep,
+    idem: IdempotencyDep,
+) -> Envelope[PredictionOut] | JSONResponse:
+    def produce() -> Envelope[PredictionOut]:
+        prediction = _service(session, container).change(user.id, normalise_symbol(symbol), body.choice)
+        return ok(PredictionOut.model_validate(prediction))
+
+    return run_idempotent(
+        session, container.clock(), container.settings().idempotency_ttl_s, user.id, idem, 200, produce
+    )
+
+
+@router.delete(
+    "/{symbol}",
+    response_model=Envelope[CancelledOut],
+    responses=GAME_ERRORS,
+    summary="Cancel my prediction while the session is open (slot refunded)",
+)
+def cancel(
+    symbol: SymbolPath,
+    user: CurrentUserDep,
+    session: DbSession,
+    container: ContainerDep,
+    idem: IdempotencyDep,
+) -> Envelope[CancelledOut] | JSONResponse:
+    def produce() -> Envelope[CancelledOut]:
+        normalised = normalise_symbol(symbol)
+        remaining = _service(session, container).cancel(user.id, normalised)
+        return ok(CancelledOut(symbol=normalised, cancelled=True, remaining_slots=remaining))
+
+    return run_idempotent(
+        session, container.clock(), container.settings().idempotency_ttl_s, user.id, idem, 200, produce
+    )
+
+
+@router.get("/me", summary="My predictions for a trading day (default: today)")
+def mine(
+    user: CurrentUserDep,
+    session: DbSession,
+    container: ContainerDep,
+    trading_day: Annotated[date | None, Query()] = None,
+) -> Envelope[MyDayOut]:
+    day, rows = _service(session, container).mine(user.id, trading_day)
+    return ok(MyDayOut(trading_day=day, predictions=[PredictionOut.model_validate(r) for r in rows]))
+
+
+@router.get("/history", summary="My predictions, newest first (paginated)")
+def history(
+    user: CurrentUserDep,
+    session: DbSession,
+    container: ContainerDep,
+    page: PageDep,
+    status: Annotated[PredictionStatus | None, Query()] = None,
+) -> Envelope[list[PredictionOut]]:
+    rows, total = _service(session, container).history(user.id, page.limit, page.offset, status)
+    return ok(
+        [PredictionOut.model_validate(r) for r in rows], total=total, limit=page.limit, offset=page.offset
+    )
+
+
+@router.get("/stats", summary="My totals, win rate and streaks")
+def stats(user: CurrentUserDep, session: DbSession, container: ContainerDep) -> Envelope[StatsOut]:
+    s = _service(session, container).stats(user.id)
+    decided = s["correct"] + s["incorrect"]
+    return ok(StatsOut(**s, win_rate=round(s["correct"] / decided, 4) if decided else None))

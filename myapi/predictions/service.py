@@ -1,0 +1,174 @@
+"""Predictions: submit, change, cancel, read (SPEC §5). The hot path of the product:
+one transaction, a handful of statements, no outside network call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy.orm import Session
+
+from myapi.core.clock import Clock
+from myapi.core.config import Settings
+from myapi.core.enums import Choice, PredictionStatus
+from myapi.core.errors import AppError, NotFoundError
+from myapi.cycle.calendar import MarketCalendar
+from myapi.cycle.repository import SessionsRepository
+from myapi.cycle.service import is_open_for_predictions
+from myapi.outbox.repository import OutboxRepository
+from myapi.predictions.models import Prediction
+from myapi.predictions.repository import PredictionsRepository
+from myapi.slots.service import SlotService
+from myapi.universe.repository import UniverseRepository
+
+PREDICTION_TOPIC_SUBMITTED = "prediction.submitted"
+PREDICTION_TOPIC_CHANGED = "prediction.changed"
+PREDICTION_TOPIC_CANCELLED = "prediction.cancelled"
+
+
+class PredictionsClosedError(AppError):
+    status_code = 409
+    code = "PRED_001"
+    message = "Predictions are not open (before the session opens or after the cutoff)"
+
+
+class NotInUniverseError(AppError):
+    status_code = 404
+    code = "PRED_004"
+    message = "This symbol is not in today's universe"
+
+
+class DuplicatePredictionError(AppError):
+    status_code = 409
+    code = "PRED_005"
+    message = "You already predicted this symbol today"
+
+
+class PredictionNotFoundError(NotFoundError):
+    code = "PRED_404"
+    message = "You have no open prediction for this symbol today"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    prediction_id: int
+    trading_day: date
+    symbol: str
+    choice: Choice
+    submitted_at: datetime
+    remaining_slots: int
+
+
+class PredictionService:
+    def __init__(self, session: Session, clock: Clock, settings: Settings, calendar: MarketCalendar) -> None:
+        self._session = session
+        self._clock = clock
+        self._settings = settings
+        self._calendar = calendar
+        self._repo = PredictionsRepository(session)
+
+    def _open_day(self, now: datetime) -> date:
+        """Today's trading day, if it accepts predictions now; else PRED_001."""
+        day = self._calendar.trading_day_for(now)
+        row = SessionsRepository(self._session).get(day)
+        if not is_open_for_predictions(row, now):
+            details: dict[str, object] = {"trading_day": day.isoformat()}
+            if row is not None:
+                details["predict_cutoff_at"] = row.predict_cutoff_at.isoformat()
+            raise PredictionsClosedError(details=details)
+        return day
+
+    def submit(self, user_id: int, symbol: str, choice: Choice) -> Accepted:
+        """Predict UP/DOWN on `symbol` for the current trading day.
+
+        Rules: the session is in PREDICT and now < cutoff (PRED_001, judged by the
+        clock even if the phase flip has not run); the symbol is in the day's universe
+        (PRED_004); one prediction per (day, player, symbol) (PRED_005, enforced by the
+        unique key so concurrent duplicates cannot both pass); a free slot (PRED_002 /
+        PRED_003, under the player's row lock so concurrent submits never exceed it).
+        The prediction keeps the symbol's baseline. The insert, the slot and the
+        `prediction.submitted` outbox event commit together or not at all.
+        """
+        now = self._clock.now()
+        day = self._open_day(now)
+        item = UniverseRepository(self._session).get(day, symbol)
+        if item is None:
+            raise NotInUniverseError(details={"symbol": symbol, "trading_day": day.isoformat()})
+        prediction_id = self._repo.insert_or_revive(
+            trading_day=day,
+            user_id=user_id,
+            symbol=symbol,
+            choice=choice,
+            baseline_price=item.baseline_price,
+            baseline_at=item.baseline_at,
+            now=now,
+        )
+        if prediction_id is None:
+            raise DuplicatePredictionError(details={"symbol": symbol})
+        slots = SlotService(self._session, self._clock, self._settings).consume(user_id, day)
+        OutboxRepository(self._session).add(
+            PREDICTION_TOPIC_SUBMITTED,
+            {
+                "prediction_id": prediction_id,
+                "user_id": user_id,
+                "trading_day": day.isoformat(),
+                "symbol": symbol,
+                "choice": choice.value,
+                "submitted_at": now.isoformat(),
+            },
+            now=now,
+            group_id=f"user-{user_id}",
+            dedup_id=f"prediction-{prediction_id}-submitted-{int(now.timestamp() * 1000)}",
+        )
+        return Accepted(prediction_id, day, symbol, choice, now, slots.available)
+
+    def change(self, user_id: int, symbol: str, choice: Choice) -> Prediction:
+        """Switch UP/DOWN while the session is open; costs no slot."""
+        now = self._clock.now()
+        day = self._open_day(now)
+        prediction = self._repo.get_live(day, user_id, symbol)
+        if prediction is None:
+            raise PredictionNotFoundError(details={"symbol": symbol})
+        if prediction.choice != choice:
+            self._repo.set_choice(prediction.id, choice, now)
+            prediction.choice = choice
+            prediction.updated_at = now
+            OutboxRepository(self._session).add(
+                PREDICTION_TOPIC_CHANGED,
+                {"prediction_id": prediction.id, "user_id": user_id, "choice": choice.value},
+                now=now,
+                group_id=f"user-{user_id}",
+                dedup_id=f"prediction-{prediction.id}-changed-{int(now.timestamp() * 1000)}",
+            )
+        return prediction
+
+    def cancel(self, user_id: int, symbol: str) -> int:
+        """Withdraw a prediction while the session is open; its slot is refunded.
+        Returns the slots now available."""
+        now = self._clock.now()
+        day = self._open_day(now)
+        prediction = self._repo.get_live(day, user_id, symbol)
+        if prediction is None:
+            raise PredictionNotFoundError(details={"symbol": symbol})
+        self._repo.cancel(prediction.id, now)
+        slots = SlotService(self._session, self._clock, self._settings).refund(user_id, day)
+        OutboxRepository(self._session).add(
+            PREDICTION_TOPIC_CANCELLED,
+            {"prediction_id": prediction.id, "user_id": user_id},
+            now=now,
+            group_id=f"user-{user_id}",
+            dedup_id=f"prediction-{prediction.id}-cancelled-{int(now.timestamp() * 1000)}",
+        )
+        return slots.available
+
+    def mine(self, user_id: int, trading_day: date | None) -> tuple[date, list[Prediction]]:
+        day = trading_day or self._calendar.trading_day_for(self._clock.now())
+        return day, self._repo.for_day(user_id, day)
+
+    def history(
+        self, user_id: int, limit: int, offset: int, status: PredictionStatus | None = None
+    ) -> tuple[list[Prediction], int]:
+        return self._repo.history(user_id, limit, offset, status)
+
+    def stats(self, user_id: int) -> dict[str, int]:
+        return self._repo.stats(user_id)
