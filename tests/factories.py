@@ -52,3 +52,39 @@ def open_day(
     SessionService(db, clock, settings, calendar).open(day)
     db.flush()
     return day
+
+
+def make_user(db: Session, email: str, *, balance: int = 1000) -> int:
+    """A player with a signup bonus already in the ledger (balance = ledger sum)."""
+    user_id = int(
+        db.execute(
+            text(
+                "INSERT INTO crypto.users (email, nickname, auth_provider, provider_id) "
+                "VALUES (:e, :n, 'DEV', :e) RETURNING id"
+            ),
+            {"e": email, "n": email.split("@")[0].replace(".", "_")[:30]},
+        ).scalar_one()
+    )
+    if balance:
+        db.execute(
+            text(
+                "INSERT INTO crypto.points_ledger (user_id, delta_points, reason, ref_type, ref_id, "
+                "balance_after) VALUES (:u, :b, 'signup_bonus', 'SIGNUP', :u, :b)"
+            ),
+            {"u": user_id, "b": balance},
+        )
+        db.execute(
+            text("INSERT INTO crypto.point_balances (user_id, balance) VALUES (:u, :b)"),
+            {"u": user_id, "b": balance},
+        )
+    return user_id
+
+
+def predict(db: Session, clock: Clock, settings: Settings, user_id: int, symbol: str, choice: str) -> int:
+    from myapi.core.enums import Choice
+    from myapi.predictions.service import PredictionService
+
+    accepted = PredictionService(db, clock, settings, get_market_calendar()).submit(
+        user_id, symbol, Choice(choice)
+    )
+    return accepted.prediction_id

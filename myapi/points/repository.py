@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -76,3 +76,56 @@ class PointsRepository:
             PointsLedgerEntry.user_id == user_id
         )
         return int(self.session.scalar(stmt) or 0)
+
+    def apply_staged_entries(self, trading_day: date | None, now: datetime) -> tuple[int, int]:
+        """The set-based ledger: apply every row of the temp table `pending_ledger`
+        (user_id, delta, ref_type, ref_id, reason, symbol) with the same invariants as the
+        one-entry path — balance rows locked first (in user order, so two bulk writers
+        cannot deadlock), refs already applied skipped, balance_after as the running
+        balance per user, balances updated by the sum. Returns (entries, users)."""
+        self.session.execute(
+            text(
+                "INSERT INTO crypto.point_balances (user_id, balance, updated_at) "
+                "SELECT DISTINCT user_id, 0, :now FROM pending_ledger ON CONFLICT (user_id) DO NOTHING"
+            ),
+            {"now": now},
+        )
+        self.session.execute(
+            text(
+                "SELECT 1 FROM crypto.point_balances WHERE user_id IN "
+                "(SELECT DISTINCT user_id FROM pending_ledger) ORDER BY user_id FOR UPDATE"
+            )
+        )
+        row = self.session.execute(
+            text(
+                """
+                WITH fresh AS (
+                    SELECT p.* FROM pending_ledger p
+                    WHERE NOT EXISTS (
+                        SELECT 1 FROM crypto.points_ledger l
+                        WHERE l.ref_type = p.ref_type AND l.ref_id = p.ref_id
+                    )
+                ), inserted AS (
+                    INSERT INTO crypto.points_ledger
+                        (user_id, delta_points, reason, ref_type, ref_id, balance_after,
+                         trading_day, symbol, created_at)
+                    SELECT f.user_id, f.delta, f.reason, f.ref_type, f.ref_id,
+                           b.balance + sum(f.delta) OVER (
+                               PARTITION BY f.user_id ORDER BY f.delta DESC, f.ref_id
+                               ROWS UNBOUNDED PRECEDING),
+                           :day, f.symbol, :now
+                    FROM fresh f JOIN crypto.point_balances b ON b.user_id = f.user_id
+                    RETURNING user_id, delta_points
+                ), totals AS (
+                    SELECT user_id, sum(delta_points) AS total FROM inserted GROUP BY user_id
+                ), updated AS (
+                    UPDATE crypto.point_balances b SET balance = b.balance + t.total, updated_at = :now
+                    FROM totals t WHERE b.user_id = t.user_id
+                    RETURNING b.user_id
+                )
+                SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM updated)
+                """
+            ),
+            {"day": trading_day, "now": now},
+        ).one()
+        return int(row[0]), int(row[1])

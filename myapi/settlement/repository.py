@@ -1,0 +1,210 @@
+"""Set-based settlement SQL: a handful of statements per trading day, no loop over
+predictions. Every statement runs in the caller's transaction (under the lock on the
+day's session_control row) and never commits.
+
+The working sets live in temporary tables dropped at commit:
+  eff   — the effective price of each universe symbol (latest vendor_rev of that day)
+  aff   — the symbols whose settlement must be (re)computed
+  chg   — every prediction whose outcome or points change, with old and new values
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+
+class SettlementRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def _exec(self, sql: str, **params: Any) -> Any:
+        return self.session.execute(text(sql), params)
+
+    def reset(self) -> None:
+        """Drop working tables left by an earlier settlement in the same transaction
+        (ON COMMIT DROP only fires at the outermost commit)."""
+        self._exec("DROP TABLE IF EXISTS pg_temp.eff, pg_temp.aff, pg_temp.chg, pg_temp.pending_ledger")
+
+    def load_effective_prices(self, day: date) -> None:
+        """eff: one row per universe symbol; close NULL when no valid price exists; the
+        previous close from the vendor row, else the latest stored close before the day."""
+        self._exec(
+            """
+            CREATE TEMP TABLE eff ON COMMIT DROP AS
+            SELECT u.symbol, p.close_price AS close,
+                   COALESCE(p.prev_close_price, prev.close_price) AS prev_close,
+                   COALESCE(p.vendor_rev, -1) AS rev
+            FROM crypto.active_universe u
+            LEFT JOIN LATERAL (
+                SELECT close_price, prev_close_price, vendor_rev FROM crypto.eod_prices e
+                WHERE e.asof = u.trading_day AND e.symbol = u.symbol
+                ORDER BY e.vendor_rev DESC LIMIT 1
+            ) p ON true
+            LEFT JOIN LATERAL (
+                SELECT close_price FROM crypto.eod_prices e
+                WHERE e.asof < u.trading_day AND e.symbol = u.symbol
+                ORDER BY e.asof DESC, e.vendor_rev DESC LIMIT 1
+            ) prev ON true
+            WHERE u.trading_day = :day
+            """,
+            day=day,
+        )
+
+    def select_affected(self, day: date) -> int:
+        """aff: symbols never settled, settled from an older vendor revision, or settled
+        VOID for a missing price that has arrived since. Invariant: a symbol settled
+        from revision R is not in aff while R is still the latest — re-running is a no-op."""
+        return int(
+            self._exec(
+                """
+                CREATE TEMP TABLE aff ON COMMIT DROP AS
+                SELECT e.symbol, e.close, e.prev_close, e.rev, (s.symbol IS NULL) AS first_time
+                FROM eff e
+                LEFT JOIN crypto.settlements s ON s.trading_day = :day AND s.symbol = e.symbol
+                WHERE s.symbol IS NULL
+                   OR s.vendor_rev < e.rev
+                   OR (s.outcome = 'VOID' AND s.void_reason = 'EOD_MISSING' AND e.close IS NOT NULL)
+                """,
+                day=day,
+            ).rowcount
+        )
+
+    def upsert_settlements(self, day: date, now: datetime) -> None:
+        self._exec(
+            """
+            INSERT INTO crypto.settlements AS s
+                (trading_day, symbol, outcome, close_price, prev_close_price, vendor_rev,
+                 void_reason, computed_at)
+            SELECT :day, a.symbol,
+                   CASE WHEN a.close IS NULL OR a.prev_close IS NULL OR a.close = a.prev_close
+                        THEN 'VOID' WHEN a.close > a.prev_close THEN 'UP' ELSE 'DOWN' END::crypto.outcome,
+                   a.close, a.prev_close, GREATEST(a.rev, 0),
+                   CASE WHEN a.close IS NULL THEN 'EOD_MISSING'
+                        WHEN a.prev_close IS NULL THEN 'PREV_CLOSE_MISSING'
+                        WHEN a.close = a.prev_close THEN 'FLAT' END,
+                   :now
+            FROM aff a
+            ON CONFLICT (trading_day, symbol) DO UPDATE SET
+                outcome = EXCLUDED.outcome, close_price = EXCLUDED.close_price,
+                prev_close_price = EXCLUDED.prev_close_price, vendor_rev = EXCLUDED.vendor_rev,
+                void_reason = EXCLUDED.void_reason, computed_at = EXCLUDED.computed_at
+            """,
+            day=day,
+            now=now,
+        )
+
+    def compute_changes(self, day: date, win_points: int) -> int:
+        """chg: predictions of affected symbols whose status or points change (every
+        PENDING one, and settled ones a revision flips). Outcome per prediction: close
+        vs the prediction's own baseline; equal, no baseline or no valid close -> VOID
+        with a reason. A win is worth `win_points`."""
+        return int(
+            self._exec(
+                """
+                CREATE TEMP TABLE chg ON COMMIT DROP AS
+                SELECT o.*, CASE WHEN o.new_status = 'CORRECT' THEN :win ELSE 0 END::bigint AS new_points
+                FROM (
+                    SELECT p.id, p.user_id, p.symbol, p.status AS old_status,
+                           p.points_awarded AS old_points, a.rev,
+                           CASE WHEN a.close IS NULL OR p.baseline_price IS NULL
+                                  OR a.close = p.baseline_price THEN 'VOID'
+                                WHEN (a.close > p.baseline_price) = (p.choice = 'UP') THEN 'CORRECT'
+                                ELSE 'INCORRECT' END::crypto.prediction_status AS new_status,
+                           CASE WHEN a.close IS NULL THEN 'EOD_MISSING'
+                                WHEN p.baseline_price IS NULL THEN 'NO_BASELINE'
+                                WHEN a.close = p.baseline_price THEN 'FLAT' END AS void_reason
+                    FROM crypto.predictions p
+                    JOIN aff a ON a.symbol = p.symbol
+                    WHERE p.trading_day = :day AND p.status <> 'CANCELLED'
+                ) o
+                WHERE o.old_status = 'PENDING' OR o.old_status <> o.new_status
+                   OR o.old_points <> CASE WHEN o.new_status = 'CORRECT' THEN :win ELSE 0 END
+                """,
+                day=day,
+                win=win_points,
+            ).rowcount
+        )
+
+    def apply_prediction_changes(self, now: datetime) -> int:
+        return int(
+            self._exec(
+                """
+                UPDATE crypto.predictions p SET
+                    status = c.new_status, points_awarded = c.new_points,
+                    void_reason = c.void_reason, settled_at = :now, updated_at = :now
+                FROM chg c WHERE p.id = c.id
+                """,
+                now=now,
+            ).rowcount
+        )
+
+    def stage_ledger_entries(self, day: date) -> int:
+        """pending_ledger: the point changes chg implies. A first award uses the ref
+        SETTLEMENT:{day}:{symbol}:{user}; corrections from a later vendor revision use
+        their own refs (…:r{rev}), a reversal SETTLEMENT_REVERSAL:…:r{rev}."""
+        return int(
+            self._exec(
+                """
+                CREATE TEMP TABLE pending_ledger ON COMMIT DROP AS
+                SELECT user_id, new_points - old_points AS delta,
+                       CASE WHEN new_points > old_points THEN 'SETTLEMENT' ELSE 'SETTLEMENT_REVERSAL' END
+                           AS ref_type,
+                       :day_s || ':' || symbol || ':' || user_id
+                           || CASE WHEN old_status = 'PENDING' THEN '' ELSE '\\:r' || rev END AS ref_id,
+                       CASE WHEN new_points > old_points THEN 'prediction_win'
+                            ELSE 'settlement_correction' END AS reason,
+                       symbol
+                FROM chg WHERE new_points <> old_points
+                """,
+                day_s=day.isoformat(),
+            ).rowcount
+        )
+
+    def users_short_of_points(self) -> list[int]:
+        """Users whose balance cannot absorb a reversal (the balance never goes negative)."""
+        rows = self._exec(
+            """
+            SELECT l.user_id FROM pending_ledger l
+            LEFT JOIN crypto.point_balances b ON b.user_id = l.user_id
+            GROUP BY l.user_id, b.balance
+            HAVING COALESCE(b.balance, 0) + sum(l.delta) < 0
+            ORDER BY l.user_id LIMIT 20
+            """
+        )
+        return [int(r[0]) for r in rows]
+
+    def outbox_events(self, day: date, now: datetime) -> None:
+        """One `points.awarded` event per player whose points changed (FIFO per player)."""
+        self._exec(
+            """
+            INSERT INTO crypto.outbox (topic, payload, group_id, dedup_id, created_at, next_attempt_at)
+            SELECT 'points.awarded',
+                   jsonb_build_object('user_id', user_id, 'trading_day', :day_s,
+                                      'delta', sum(delta), 'entries', count(*)),
+                   'user-' || user_id,
+                   'points-' || :day_s || '-' || user_id || '-' || md5(string_agg(ref_id, ',' ORDER BY ref_id)),
+                   :now, :now
+            FROM pending_ledger GROUP BY user_id
+            """,
+            day_s=day.isoformat(),
+            now=now,
+        )
+
+    def counts(self, day: date) -> dict[str, Any]:
+        row = self._exec(
+            """
+            SELECT count(*) FILTER (WHERE status = 'CORRECT') AS correct,
+                   count(*) FILTER (WHERE status = 'INCORRECT') AS incorrect,
+                   count(*) FILTER (WHERE status = 'VOID') AS void,
+                   count(*) FILTER (WHERE status = 'PENDING') AS pending,
+                   count(*) FILTER (WHERE status = 'CANCELLED') AS cancelled,
+                   COALESCE(sum(points_awarded), 0) AS points
+            FROM crypto.predictions WHERE trading_day = :day
+            """,
+            day=day,
+        ).one()
+        return dict(row._mapping)

@@ -1,0 +1,101 @@
+"""Settlement of a trading day (SPEC §5): set-based, one transaction per day under the
+lock on that day's session_control row, idempotent, and revision-aware."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import date
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from myapi.core.clock import Clock
+from myapi.core.config import Settings
+from myapi.core.enums import Phase
+from myapi.core.errors import AppError, ConflictError, NotFoundError
+from myapi.cycle.repository import SessionsRepository
+from myapi.outbox.repository import OutboxRepository
+from myapi.points.repository import PointsRepository
+from myapi.settlement.repository import SettlementRepository
+
+logger = logging.getLogger("myapi.settlement")
+
+SETTLEMENT_COMPLETED_TOPIC = "settlement.completed"
+
+
+class SessionNotClosedError(ConflictError):
+    code = "SETTLE_001"
+    message = "The session is still open for predictions; settle after the cutoff"
+
+
+class ReversalExceedsBalanceError(AppError):
+    status_code = 409
+    code = "SETTLE_002"
+    message = "A correction would take more points than some players have; adjust by hand"
+
+
+class SettlementService:
+    def __init__(self, session: Session, clock: Clock, settings: Settings) -> None:
+        self._session = session
+        self._clock = clock
+        self._settings = settings
+        self._repo = SettlementRepository(session)
+
+    def settle(self, trading_day: date) -> dict[str, Any]:
+        """Settle `trading_day` from the latest EOD revision of each symbol.
+
+        * Per symbol: a `settlements` row (close vs previous close, for display).
+        * Per prediction: close vs its baseline -> CORRECT / INCORRECT / VOID (equal,
+          no baseline, or no valid close), +POINTS_WIN_REWARD per correct prediction
+          through the set-based ledger (ref SETTLEMENT:{day}:{symbol}:{user}).
+        * A higher vendor_rev for a settled symbol re-settles it: predictions flip both
+          ways, with compensating ledger entries (their own refs) so balances equal the
+          corrected outcome.
+        * Idempotent: symbols already settled from their latest revision are untouched,
+          so a re-run or a duplicate delivery awards nothing twice.
+        """
+        started = time.perf_counter()
+        now = self._clock.now()
+        session_row = SessionsRepository(self._session).lock(trading_day)
+        if session_row is None:
+            raise NotFoundError("No session for that trading day", code="SETTLE_404")
+        if session_row.phase == Phase.PREDICT:
+            if now < session_row.predict_cutoff_at:
+                raise SessionNotClosedError(details={"trading_day": trading_day.isoformat()})
+            session_row.phase = Phase.SETTLE
+
+        self._repo.reset()
+        self._repo.load_effective_prices(trading_day)
+        affected = self._repo.select_affected(trading_day)
+        result: dict[str, Any] = {"trading_day": trading_day.isoformat(), "symbols_settled": affected}
+        if affected:
+            self._repo.upsert_settlements(trading_day, now)
+            changed = self._repo.compute_changes(trading_day, self._settings.points_win_reward)
+            self._repo.apply_prediction_changes(now)
+            staged = self._repo.stage_ledger_entries(trading_day)
+            entries = users = 0
+            if staged:
+                short = self._repo.users_short_of_points()
+                if short:
+                    raise ReversalExceedsBalanceError(details={"user_ids": short})
+                entries, users = PointsRepository(self._session).apply_staged_entries(trading_day, now)
+                self._repo.outbox_events(trading_day, now)
+            result.update(predictions_changed=changed, ledger_entries=entries, players_credited=users)
+        if session_row.settled_at is None:
+            session_row.settled_at = now
+        session_row.updated_at = now
+        counts = self._repo.counts(trading_day)
+        result["counts"] = {k: int(v) for k, v in counts.items()}
+        if affected:
+            OutboxRepository(self._session).add(
+                SETTLEMENT_COMPLETED_TOPIC,
+                result,
+                now=now,
+                group_id=f"settlement-{trading_day.isoformat()}",
+                dedup_id=f"settlement-{trading_day.isoformat()}-{int(now.timestamp() * 1000)}",
+            )
+        self._session.flush()
+        result["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        logger.info("settled %s", trading_day, extra={"settlement": result})
+        return result

@@ -1,0 +1,197 @@
+"""Settlement on a hand-checked fixture, idempotency, and EOD revisions both ways."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from myapi.admin.integrity import IntegrityRepository
+from myapi.core.clock import FrozenClock
+from myapi.core.config import Settings
+from myapi.settlement.service import SessionNotClosedError, SettlementService
+from tests.factories import add_close, make_user, open_day, predict
+
+DAY = date(2026, 11, 23)
+AFTER_CLOSE = datetime(2026, 11, 23, 21, 30, tzinfo=UTC)  # 06:30 KST Tuesday
+# Baselines from open_day: AAPL 100.125, MSFT 101.125, NVDA 102.125, AMZN 103.125
+SYMBOLS = ("AAPL", "MSFT", "NVDA", "AMZN", "NOBASE")
+
+
+def assert_integrity(db: Session) -> None:
+    failed = {r.name: r.offending for r in IntegrityRepository(db).run() if not r.passed}
+    assert failed == {}
+
+
+def balances(db: Session, *users: int) -> list[int]:
+    return [
+        int(
+            db.execute(
+                text("SELECT balance FROM crypto.point_balances WHERE user_id = :u"), {"u": u}
+            ).scalar_one()
+        )
+        for u in users
+    ]
+
+
+def statuses(db: Session, user_id: int) -> dict[str, tuple[str, int, str | None]]:
+    rows = db.execute(
+        text("SELECT symbol, status, points_awarded, void_reason FROM crypto.predictions WHERE user_id = :u"),
+        {"u": user_id},
+    )
+    return {r.symbol: (r.status, r.points_awarded, r.void_reason) for r in rows}
+
+
+@pytest.fixture
+def scenario(db: Session, clock: FrozenClock, settings: Settings) -> tuple[int, int]:
+    open_day(db, clock, settings, SYMBOLS[:4])
+    # NOBASE joins the universe with no previous close known: its predictions have no baseline.
+    from myapi.cycle.calendar import get_market_calendar
+    from myapi.universe.service import UniverseService
+
+    UniverseService(db, clock, settings, get_market_calendar()).upsert(DAY, list(SYMBOLS), actor="test")
+    up = make_user(db, "bull@example.com")
+    down = make_user(db, "bear@example.com")
+    for symbol in ("AAPL", "MSFT", "NVDA"):
+        predict(db, clock, settings, up, symbol, "UP")
+        predict(db, clock, settings, down, symbol, "DOWN")
+    # Slots: 3 each; AMZN and NOBASE after an ad-free cooldown is too slow, so give slots.
+    db.execute(text("UPDATE crypto.user_limits SET base_slots = 10"))
+    for symbol in ("AMZN", "NOBASE"):
+        predict(db, clock, settings, up, symbol, "UP")
+        predict(db, clock, settings, down, symbol, "DOWN")
+    add_close(db, "AAPL", DAY, "101.000000")  # > 100.125: UP wins
+    add_close(db, "MSFT", DAY, "100.000000")  # < 101.125: DOWN wins
+    add_close(db, "NVDA", DAY, "102.125000")  # = baseline: VOID FLAT
+    add_close(db, "NOBASE", DAY, "50.000000")  # price but no baseline: VOID NO_BASELINE
+    # AMZN: no EOD at all -> VOID EOD_MISSING
+    db.flush()
+    clock.set(AFTER_CLOSE)
+    return up, down
+
+
+def settle(db: Session, clock: FrozenClock, settings: Settings) -> dict[str, object]:
+    result = SettlementService(db, clock, settings).settle(DAY)
+    db.flush()
+    return result
+
+
+def test_hand_checked_outcomes_and_points(
+    db: Session, clock: FrozenClock, settings: Settings, scenario: tuple[int, int]
+) -> None:
+    up, down = scenario
+    result = settle(db, clock, settings)
+    assert result["symbols_settled"] == 5
+    assert statuses(db, up) == {
+        "AAPL": ("CORRECT", 50, None),
+        "MSFT": ("INCORRECT", 0, None),
+        "NVDA": ("VOID", 0, "FLAT"),
+        "AMZN": ("VOID", 0, "EOD_MISSING"),
+        "NOBASE": ("VOID", 0, "NO_BASELINE"),
+    }
+    assert statuses(db, down) == {
+        "AAPL": ("INCORRECT", 0, None),
+        "MSFT": ("CORRECT", 50, None),
+        "NVDA": ("VOID", 0, "FLAT"),
+        "AMZN": ("VOID", 0, "EOD_MISSING"),
+        "NOBASE": ("VOID", 0, "NO_BASELINE"),
+    }
+    assert balances(db, up, down) == [1050, 1050]
+    refs = db.execute(
+        text(
+            "SELECT ref_type, ref_id, delta_points FROM crypto.points_ledger WHERE ref_type LIKE 'SETTLEMENT%' ORDER BY ref_id"
+        )
+    ).all()
+    assert [(r.ref_type, r.ref_id, r.delta_points) for r in refs] == [
+        ("SETTLEMENT", f"2026-11-23:AAPL:{up}", 50),
+        ("SETTLEMENT", f"2026-11-23:MSFT:{down}", 50),
+    ]
+    settlement = db.execute(
+        text("SELECT outcome, close_price, prev_close_price FROM crypto.settlements WHERE symbol = 'AAPL'")
+    ).one()
+    assert settlement.outcome == "UP" and settlement.close_price == Decimal("101.000000")
+    session = db.execute(text("SELECT phase, settled_at FROM crypto.session_control")).one()
+    assert session.phase == "SETTLE" and session.settled_at is not None
+    events = db.execute(
+        text("SELECT count(*) FROM crypto.outbox WHERE topic = 'points.awarded'")
+    ).scalar_one()
+    assert events == 2
+    assert_integrity(db)
+
+
+def test_rerunning_changes_nothing(
+    db: Session, clock: FrozenClock, settings: Settings, scenario: tuple[int, int]
+) -> None:
+    up, down = scenario
+    settle(db, clock, settings)
+    for _ in range(3):
+        again = settle(db, clock, settings)
+        assert again["symbols_settled"] == 0
+    assert balances(db, up, down) == [1050, 1050]
+    assert (
+        db.execute(
+            text("SELECT count(*) FROM crypto.points_ledger WHERE ref_type = 'SETTLEMENT'")
+        ).scalar_one()
+        == 2
+    )
+    assert_integrity(db)
+
+
+def test_a_revision_flips_outcomes_both_ways_and_balances_follow(
+    db: Session, clock: FrozenClock, settings: Settings, scenario: tuple[int, int]
+) -> None:
+    up, down = scenario
+    settle(db, clock, settings)
+    add_close(db, "AAPL", DAY, "99.000000", vendor_rev=1)  # AAPL actually fell
+    db.flush()
+    result = settle(db, clock, settings)
+    assert result["symbols_settled"] == 1
+    assert statuses(db, up)["AAPL"] == ("INCORRECT", 0, None)
+    assert statuses(db, down)["AAPL"] == ("CORRECT", 50, None)
+    assert balances(db, up, down) == [1000, 1100]
+    # The same revision again changes nothing.
+    assert settle(db, clock, settings)["symbols_settled"] == 0
+    assert balances(db, up, down) == [1000, 1100]
+    # ...and a later revision flips it back.
+    add_close(db, "AAPL", DAY, "101.500000", vendor_rev=2)
+    db.flush()
+    settle(db, clock, settings)
+    assert statuses(db, up)["AAPL"] == ("CORRECT", 50, None)
+    assert balances(db, up, down) == [1050, 1050]
+    ledger = db.execute(
+        text(
+            "SELECT ref_type, ref_id, delta_points FROM crypto.points_ledger WHERE symbol = 'AAPL' ORDER BY id"
+        )
+    ).all()
+    assert sorted((r.ref_type, r.delta_points) for r in ledger) == [
+        ("SETTLEMENT", 50),
+        ("SETTLEMENT", 50),
+        ("SETTLEMENT", 50),
+        ("SETTLEMENT_REVERSAL", -50),
+        ("SETTLEMENT_REVERSAL", -50),
+    ]
+    assert len({r.ref_id for r in ledger}) == 5
+    assert_integrity(db)
+
+
+def test_a_late_price_resettles_a_void_symbol(
+    db: Session, clock: FrozenClock, settings: Settings, scenario: tuple[int, int]
+) -> None:
+    up, down = scenario
+    settle(db, clock, settings)
+    add_close(db, "AMZN", DAY, "110.000000")
+    db.flush()
+    assert settle(db, clock, settings)["symbols_settled"] == 1
+    assert statuses(db, up)["AMZN"] == ("CORRECT", 50, None)
+    assert statuses(db, down)["AMZN"] == ("INCORRECT", 0, None)
+    assert balances(db, up, down) == [1100, 1050]
+    assert_integrity(db)
+
+
+def test_settling_before_the_cutoff_is_refused(db: Session, clock: FrozenClock, settings: Settings) -> None:
+    open_day(db, clock, settings, ["AAPL"])
+    with pytest.raises(SessionNotClosedError):
+        SettlementService(db, clock, settings).settle(DAY)
