@@ -17,6 +17,8 @@ from myapi.core.config import Settings
 from myapi.core.db import make_engine, make_sessionmaker
 from myapi.core.ratelimit import RateLimiter, RateLimitRepository
 from myapi.cycle.calendar import get_market_calendar
+from myapi.market.service import make_breakers, make_eod_http_client
+from myapi.providers.eod import build_eod_providers
 from myapi.providers.oauth import build_oauth_providers, make_oauth_http_client
 from myapi.providers.queue import SqsQueue, make_sqs_client
 
@@ -33,6 +35,9 @@ class Container(containers.DeclarativeContainer):
     oauth_http = providers.Singleton(make_oauth_http_client, settings)
     oauth_providers = providers.Singleton(build_oauth_providers, settings, oauth_http)
     calendar = providers.Singleton(get_market_calendar)
+    eod_http = providers.Singleton(make_eod_http_client, settings)
+    eod_providers = providers.Singleton(build_eod_providers, settings, eod_http)
+    eod_breakers = providers.Singleton(make_breakers, eod_providers, clock, settings)
     rate_limiter = providers.Singleton(
         RateLimiter, providers.Singleton(RateLimitRepository, engine), settings
     )
@@ -49,3 +54,4 @@ def shutdown_container(container: Container) -> None:
     """Release app-lifetime resources: pooled database connections, HTTP clients."""
     container.engine().dispose()
     container.oauth_http().close()
+    container.eod_http().close()

@@ -25,7 +25,10 @@ from myapi.core.schemas import COMMON_ERROR_RESPONSES
 from myapi.cycle.router import router as session_router
 from myapi.health.router import router as health_router
 from myapi.internal.router import router as internal_router
+from myapi.internal.router import vendor_router
+from myapi.points.router import router as points_router
 from myapi.predictions.router import router as predictions_router
+from myapi.settlement.router import router as settlements_router
 from myapi.slots.router import dev_router as ads_dev_router
 from myapi.slots.router import router as ads_router
 from myapi.universe.router import router as universe_router
@@ -91,10 +94,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(universe_router)
     app.include_router(predictions_router)
     app.include_router(ads_router)
+    app.include_router(points_router)
+    app.include_router(settlements_router)
     if not settings.is_production:
         app.include_router(ads_dev_router)
     app.include_router(admin_router)
     app.include_router(internal_router)
+    app.include_router(vendor_router)
     # Fail at start-up, not at the first request, when the signing keys are unusable.
     container.key_ring()
     return app

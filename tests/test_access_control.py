@@ -28,6 +28,9 @@ def _routes(app: FastAPI, prefix: str) -> list[tuple[str, str]]:
     return found
 
 
+VENDOR_ROUTES = {"/internal/vendor/eod-event"}
+
+
 def _concrete(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "1", path)
 
@@ -84,6 +87,14 @@ def test_internal_routes_need_the_internal_token(app: FastAPI, client: TestClien
     for method, path in routes:
         url = _concrete(path)
         assert client.request(method, url).status_code == 401, (method, path)
+        if path in VENDOR_ROUTES:
+            wrong = {"X-Vendor-Timestamp": "1795395600", "X-Vendor-Signature": "0" * 64}
+            r = client.request(method, url, content=b"{}", headers=wrong)
+            assert r.status_code == 403 and r.json()["error"]["code"] == "VENDOR_002"
+            # The internal token is not a vendor signature.
+            r = client.request(method, url, headers={"X-Internal-Token": "dev-internal-token-change-me"})
+            assert r.status_code == 401
+            continue
         r = client.request(method, url, headers={"X-Internal-Token": "wrong"})
         assert r.status_code == 403 and r.json()["error"]["code"] == "AUTH_003"
         # Even an admin's JWT is not the internal token.

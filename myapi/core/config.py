@@ -119,6 +119,15 @@ class Settings(BaseSettings):
     ad_receipt_max_age_s: int = Field(default=300, ge=10, le=3600)
     idempotency_ttl_s: int = Field(default=86_400, ge=60, le=604_800)
 
+    # --- EOD providers -------------------------------------------------------
+    # Alpha Vantage is the fallback after Yahoo (EOD_PROVIDER=yfinance) when a key is set.
+    alphavantage_api_key: str = ""
+    alphavantage_base_url: str = "https://www.alphavantage.co"
+    eod_http_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # Consecutive failures that open a provider's circuit breaker, and how long it stays open.
+    eod_breaker_failures: int = Field(default=3, ge=1, le=100)
+    eod_breaker_reset_s: int = Field(default=300, ge=1, le=86_400)
+
     # --- rate limiting (SPEC §8): requests per window, sliding -----------------
     rate_limit_enabled: bool = True
     rate_limit_window_s: int = Field(default=60, ge=1, le=3600)
@@ -126,6 +135,18 @@ class Settings(BaseSettings):
     rate_limit_write: int = Field(default=120, ge=1)  # POST/PATCH/DELETE /v1, per player
     rate_limit_auth: int = Field(default=30, ge=1)  # /v1/auth/*, per IP
     rate_limit_ip: int = Field(default=1200, ge=1)  # all of /v1, per IP
+
+    # --- nightly pipeline (SPEC §2, §7) ----------------------------------------
+    # After the close + EOD_FETCH_DELAY_MIN, prices are fetched; symbols still without a
+    # price EOD_VOID_DEADLINE_MIN after the close are settled VOID (a late price re-settles).
+    eod_void_deadline_min: int = Field(default=180, ge=0, le=1440)
+    # The cycle asks again for a fetch/settlement not done yet after this long.
+    cycle_retry_interval_min: int = Field(default=15, ge=1, le=1440)
+    scheduler_tick_interval_s: int = Field(default=60, ge=1, le=3600)
+    outbox_batch_size: int = Field(default=100, ge=1, le=10_000)
+    outbox_max_backoff_s: int = Field(default=300, ge=1, le=86_400)
+    outbox_poll_interval_s: float = Field(default=0.2, gt=0, le=60)
+    worker_max_messages: int = Field(default=10, ge=1, le=10)
 
     @field_validator("cors_origins", "oauth_redirect_allowlist", mode="before")
     @classmethod

@@ -4,7 +4,8 @@
   a valid RS256 access token of an active user.
 * `require_admin` — every `/admin` route: `current_user` with role ADMIN.
 * `require_internal` — every `/internal` route: the `X-Internal-Token` header, compared
-  in constant time.
+  in constant time; vendor webhooks instead carry an HMAC signature
+  (`require_vendor_signature`).
 
 `route_guard()` tells which guard a route has; a test walks `app.routes` and fails for
 any route without the guard its prefix demands.
@@ -12,12 +13,13 @@ any route without the guard its prefix demands.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
 from fastapi.routing import iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -99,6 +101,33 @@ def require_internal(
         raise ForbiddenError("Invalid internal token")
 
 
+VENDOR_TIMESTAMP_HEADER = "X-Vendor-Timestamp"
+VENDOR_SIGNATURE_HEADER = "X-Vendor-Signature"
+VENDOR_WINDOW_S = 300
+
+
+async def require_vendor_signature(request: Request, container: ContainerDep) -> bytes:
+    """Vendor webhooks: HMAC-SHA256 over `{timestamp}.{raw body}` with
+    VENDOR_WEBHOOK_SECRET, hex in X-Vendor-Signature; the timestamp (unix seconds) must
+    be within 5 minutes. Constant-time compare. Returns the verified raw body."""
+    timestamp = request.headers.get(VENDOR_TIMESTAMP_HEADER)
+    signature = request.headers.get(VENDOR_SIGNATURE_HEADER)
+    if not timestamp or not signature:
+        raise UnauthorizedError("Vendor signature required", code="VENDOR_001")
+    body = await request.body()
+    secret = container.settings().vendor_webhook_secret.encode()
+    expected = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature.strip().lower()):
+        raise ForbiddenError("Invalid vendor signature", code="VENDOR_002")
+    try:
+        sent_at = int(timestamp)
+    except ValueError as exc:
+        raise ForbiddenError("Invalid vendor timestamp", code="VENDOR_003") from exc
+    if abs(container.clock().now().timestamp() - sent_at) > VENDOR_WINDOW_S:
+        raise ForbiddenError("Vendor timestamp outside the 5-minute window", code="VENDOR_003")
+    return body
+
+
 # Player-facing routes that are public by design (method, path template).
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
     {
@@ -133,7 +162,7 @@ def _dependency_calls(route: Any) -> set[Callable[..., Any]]:
 def route_guard(route: Any) -> str:
     """'internal', 'admin', 'user' or 'none' — the strongest guard the route has."""
     calls = _dependency_calls(route)
-    if require_internal in calls:
+    if require_internal in calls or require_vendor_signature in calls:
         return "internal"
     if require_admin in calls:
         return "admin"

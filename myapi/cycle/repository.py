@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -73,3 +73,29 @@ class SessionsRepository:
             .returning(SessionControl.trading_day)
         )
         return self.session.execute(stmt).first() is not None
+
+
+class CycleRepository:
+    """What the reconcile loop needs to see, in a few small queries."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def open_past_cutoff(self, now: datetime) -> list[date]:
+        stmt = select(SessionControl.trading_day).where(
+            SessionControl.phase == Phase.PREDICT, SessionControl.predict_cutoff_at <= now
+        )
+        return list(self.session.scalars(stmt.order_by(SessionControl.trading_day)))
+
+    def unsettled_closed(self, closed_before: datetime) -> list[SessionControl]:
+        stmt = (
+            select(SessionControl)
+            .where(SessionControl.settled_at.is_(None), SessionControl.market_close_at <= closed_before)
+            .order_by(SessionControl.trading_day)
+        )
+        return list(self.session.scalars(stmt))
+
+    def last_request(self, job: str, trading_day: date) -> datetime | None:
+        stmt = select(func.max(JobRun.started_at)).where(JobRun.job == job, JobRun.trading_day == trading_day)
+        result: datetime | None = self.session.scalar(stmt)
+        return result

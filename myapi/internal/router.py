@@ -3,25 +3,37 @@ internal token (router-level guard); each step runs as a job with a job_runs row
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from typing import Any
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from myapi.container import Container
 from myapi.core.deps import ContainerDep
+from myapi.core.errors import ValidationFailedError
 from myapi.core.schemas import Envelope, ok
-from myapi.core.security import require_internal
+from myapi.core.security import require_internal, require_vendor_signature
 from myapi.cycle.jobs import JobResult, JobRunner
+from myapi.cycle.repository import SessionsRepository
 from myapi.cycle.schemas import TradingDayIn
 from myapi.cycle.service import SessionService
+from myapi.cycle.tick import CycleService, request_settlement
 from myapi.internal.maintenance import MaintenanceService
-from myapi.universe.schemas import UniverseUpsertIn
+from myapi.market.service import EodService, store_vendor_event
+from myapi.outbox.relay import OutboxRelay
+from myapi.providers.eod.base import EodQuote
+from myapi.settlement.service import SettlementService
+from myapi.universe.schemas import UniverseUpsertIn, normalise_symbol
 from myapi.universe.service import UniverseService
 
 router = APIRouter(prefix="/internal", tags=["internal"], dependencies=[Depends(require_internal)])
+# Vendor webhooks authenticate with an HMAC signature instead of the internal token.
+vendor_router = APIRouter(prefix="/internal", tags=["internal"])
 INTERNAL_ACTOR = "internal:scheduler"
 
 
@@ -82,3 +94,99 @@ def universe_upsert(container: ContainerDep, body: UniverseUpsertIn) -> Envelope
         return result.model_dump(mode="json")
 
     return _run(container, "universe.upsert", work)
+
+
+def _last_closed_day(container: Container) -> date:
+    """The most recent trading day whose market has closed."""
+    calendar = container.calendar()
+    return calendar.previous_trading_day(calendar.trading_day_for(container.clock().now()))
+
+
+@router.post("/cycle/tick", summary="Do whatever part of the daily cycle is due and not done")
+def cycle_tick(container: ContainerDep) -> Envelope[dict[str, Any]]:
+    actions = CycleService(
+        container.sessionmaker(), container.clock(), container.settings(), container.calendar()
+    ).tick()
+    return ok({"actions": actions})
+
+
+@router.post("/eod/fetch", summary="Fetch EOD closes for a day now (default: the last closed day)")
+def eod_fetch(
+    container: ContainerDep, body: TradingDayIn = Body(default_factory=TradingDayIn)
+) -> Envelope[JobOut]:
+    day = body.trading_day or _last_closed_day(container)
+    service = EodService(
+        container.sessionmaker(),
+        container.clock(),
+        container.settings(),
+        container.eod_providers(),
+        container.eod_breakers(),
+    )
+    result = JobRunner(container.sessionmaker(), container.clock()).run(
+        "eod.fetch", lambda _s: service.fetch(day), day
+    )
+    return ok(JobOut(run_id=result.run_id, job=result.job, status=result.status, details=result.details))
+
+
+@router.post("/settlement/run", summary="Settle a day now (default: the last closed day); idempotent")
+def settlement_run(
+    container: ContainerDep, body: TradingDayIn = Body(default_factory=TradingDayIn)
+) -> Envelope[JobOut]:
+    day = body.trading_day or _last_closed_day(container)
+    clock, settings = container.clock(), container.settings()
+    return _run(container, "settlement.run", lambda s: SettlementService(s, clock, settings).settle(day))
+
+
+@router.post("/outbox/publish", summary="One outbox relay pass")
+def outbox_publish(container: ContainerDep) -> Envelope[dict[str, Any]]:
+    relay = OutboxRelay(container.sessionmaker(), container.queue(), container.settings(), container.clock())
+    return ok(relay.publish_once().as_dict())
+
+
+class VendorPriceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: str = Field(min_length=1, max_length=10)
+    close: Decimal = Field(gt=0, max_digits=18, decimal_places=6, allow_inf_nan=False)
+    prev_close: Decimal | None = Field(
+        default=None, gt=0, max_digits=18, decimal_places=6, allow_inf_nan=False
+    )
+
+
+class VendorEventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    asof: date
+    vendor_rev: int = Field(ge=0)
+    prices: list[VendorPriceIn] = Field(min_length=1, max_length=5000)
+
+
+@vendor_router.post(
+    "/vendor/eod-event",
+    summary="Vendor push of EOD prices (HMAC-signed); a higher vendor_rev re-settles a settled day",
+)
+def vendor_eod_event(
+    container: ContainerDep, raw: Annotated[bytes, Depends(require_vendor_signature)]
+) -> Envelope[JobOut]:
+    try:
+        event = VendorEventIn.model_validate_json(raw)
+    except ValidationError as exc:
+        raise ValidationFailedError(details=json.loads(exc.json(include_url=False))) from exc
+    clock = container.clock()
+    quotes = [
+        EodQuote(
+            symbol=normalise_symbol(p.symbol), asof=event.asof, close=p.close,
+            prev_close=p.prev_close, vendor_rev=event.vendor_rev,
+        )
+        for p in event.prices
+    ]  # fmt: skip
+
+    def work(session: Session) -> dict[str, Any]:
+        stored = store_vendor_event(session, clock, quotes)
+        requested = None
+        if stored and SessionsRepository(session).get(event.asof) is not None:
+            requested = request_settlement(session, clock, event.asof)["requested"]
+        return {"asof": event.asof.isoformat(), "vendor_rev": event.vendor_rev, "stored": stored,
+                "settlement": requested}  # fmt: skip
+
+    return _run(container, "eod.vendor_event", work)

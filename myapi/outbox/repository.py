@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -35,3 +36,46 @@ class OutboxRepository:
                 next_attempt_at=now,
             )
         )
+
+
+class OutboxClaimRepository:
+    """The relay's SQL: claim due rows without blocking other relays, mark outcomes."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def claim(self, limit: int, now: datetime) -> list[OutboxEvent]:
+        """Unpublished, due rows, oldest first, locked FOR UPDATE SKIP LOCKED: a row
+        claimed by one relay is invisible to the others until that relay commits, so a
+        committed row is never published by two relays at once."""
+        stmt = (
+            select(OutboxEvent)
+            .where(OutboxEvent.published_at.is_(None), OutboxEvent.next_attempt_at <= now)
+            .order_by(OutboxEvent.next_attempt_at, OutboxEvent.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(self.session.scalars(stmt))
+
+    def mark_published(self, ids: list[int], now: datetime) -> None:
+        if ids:
+            self.session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id.in_(ids))
+                .values(published_at=now, attempts=OutboxEvent.attempts + 1, last_error=None)
+            )
+
+    def mark_failed(self, event_id: int, error: str, retry_at: datetime) -> None:
+        self.session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id == event_id)
+            .values(attempts=OutboxEvent.attempts + 1, last_error=error[:2000], next_attempt_at=retry_at)
+        )
+
+    def lag(self, now: datetime) -> tuple[int, float]:
+        """Unpublished rows and the age in seconds of the oldest one."""
+        row = self.session.execute(
+            select(func.count(), func.min(OutboxEvent.created_at)).where(OutboxEvent.published_at.is_(None))
+        ).one()
+        oldest = (now - row[1]).total_seconds() if row[1] else 0.0
+        return int(row[0]), oldest

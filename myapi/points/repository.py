@@ -129,3 +129,15 @@ class PointsRepository:
             {"day": trading_day, "now": now},
         ).one()
         return int(row[0]), int(row[1])
+
+    def ledger_page(self, user_id: int, limit: int, offset: int) -> tuple[list[PointsLedgerEntry], int]:
+        where = PointsLedgerEntry.user_id == user_id
+        total = int(self.session.scalar(select(func.count()).where(where)) or 0)
+        rows = self.session.scalars(
+            select(PointsLedgerEntry)
+            .where(where)
+            .order_by(PointsLedgerEntry.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(rows), total

@@ -13,8 +13,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
+
+from myapi.settlement.models import Settlement
 
 
 class SettlementRepository:
@@ -186,7 +188,8 @@ class SettlementRepository:
                    jsonb_build_object('user_id', user_id, 'trading_day', :day_s,
                                       'delta', sum(delta), 'entries', count(*)),
                    'user-' || user_id,
-                   'points-' || :day_s || '-' || user_id || '-' || md5(string_agg(ref_id, ',' ORDER BY ref_id)),
+                   'points-' || :day_s || '-' || user_id || '-'
+                       || md5(string_agg(ref_id, ',' ORDER BY ref_id)),
                    :now, :now
             FROM pending_ledger GROUP BY user_id
             """,
@@ -208,3 +211,39 @@ class SettlementRepository:
             day=day,
         ).one()
         return dict(row._mapping)
+
+
+class SettlementReadRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def for_day(self, day: date) -> list[Settlement]:
+        stmt = select(Settlement).where(Settlement.trading_day == day).order_by(Settlement.symbol)
+        return list(self.session.scalars(stmt))
+
+    def summary(self, day: date) -> dict[str, Any]:
+        counts = SettlementRepository(self.session).counts(day)
+        reasons = self.session.execute(
+            text(
+                "SELECT void_reason, count(*) FROM crypto.predictions WHERE trading_day = :d "
+                "AND status = 'VOID' GROUP BY void_reason"
+            ),
+            {"d": day},
+        )
+        outcomes = self.session.execute(
+            text("SELECT outcome, count(*) FROM crypto.settlements WHERE trading_day = :d GROUP BY outcome"),
+            {"d": day},
+        )
+        issued = self.session.execute(
+            text(
+                "SELECT COALESCE(sum(delta_points), 0) FROM crypto.points_ledger WHERE trading_day = :d "
+                "AND ref_type IN ('SETTLEMENT', 'SETTLEMENT_REVERSAL')"
+            ),
+            {"d": day},
+        ).scalar_one()
+        return {
+            "counts": {k: int(v) for k, v in counts.items() if k != "points"},
+            "points_issued": int(issued),
+            "void_reasons": {str(r[0]): int(r[1]) for r in reasons},
+            "symbols_by_outcome": {str(r[0]): int(r[1]) for r in outcomes},
+        }

@@ -1,0 +1,59 @@
+"""Local stand-in for EventBridge Scheduler: `python -m batch.scheduler` runs the cycle
+tick every SCHEDULER_TICK_INTERVAL_S (and the maintenance GC hourly), in-process.
+In AWS, infra/terraform defines the same schedules (timezone Asia/Seoul)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+
+from batch.worker import install_signal_handlers
+from myapi.container import build_container, shutdown_container
+from myapi.core.logging import configure_logging
+from myapi.cycle.jobs import JobRunner
+from myapi.cycle.tick import CycleService
+from myapi.internal.maintenance import MaintenanceService
+
+logger = logging.getLogger("batch.scheduler")
+GC_EVERY_TICKS = 60
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m batch.scheduler", description=__doc__)
+    parser.add_argument("--once", action="store_true", help="one tick, then exit")
+    args = parser.parse_args(argv)
+    container = build_container()
+    settings = container.settings()
+    configure_logging(settings.log_level, settings.log_json)
+    clock = container.clock()
+    cycle = CycleService(container.sessionmaker(), clock, settings, container.calendar())
+    jobs = JobRunner(container.sessionmaker(), clock)
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    ticks = 0
+    try:
+        while not stop.is_set():
+            try:
+                actions = cycle.tick()
+                if actions:
+                    logger.info("cycle tick", extra={"actions": actions})
+                if ticks % GC_EVERY_TICKS == 0:
+                    jobs.run(
+                        "maintenance.gc",
+                        lambda s: MaintenanceService(s, clock, settings.rate_limit_window_s).gc(),
+                    )
+            except Exception:
+                logger.exception("scheduled step failed; the next tick retries")
+            ticks += 1
+            if args.once:
+                break
+            stop.wait(settings.scheduler_tick_interval_s)
+        return 0
+    finally:
+        shutdown_container(container)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from myapi.core.schemas import KstDateTime
+
+
+class BalanceOut(BaseModel):
+    user_id: int
+    balance: int
+
+
+class LedgerEntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    delta_points: int
+    balance_after: int
+    reason: str
+    ref_type: str
+    ref_id: str
+    trading_day: date | None
+    symbol: str | None
+    created_at: KstDateTime
+
+
+class AdjustIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    delta: int = Field(description="Points to add (negative to take away); never zero")
+    reason: str = Field(min_length=3, max_length=500)
+
+    @field_validator("delta")
+    @classmethod
+    def _non_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("delta must not be zero")
+        return value
+
+
+class AdjustOut(BaseModel):
+    audit_id: int
+    entry_id: int
+    delta: int
+    balance_after: int
