@@ -17,8 +17,8 @@ from myapi.core.config import Settings
 from myapi.core.db import make_engine, make_sessionmaker
 from myapi.core.ratelimit import RateLimiter, RateLimitRepository
 from myapi.cycle.calendar import get_market_calendar
-from myapi.market.service import make_breakers, make_eod_http_client
-from myapi.providers.eod import build_eod_providers
+from myapi.market.service import make_breakers
+from myapi.providers.eod import build_eod_providers, make_eod_http_client
 from myapi.providers.oauth import build_oauth_providers, make_oauth_http_client
 from myapi.providers.queue import SqsQueue, make_sqs_client
 

@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from myapi.core.clock import Clock
@@ -156,12 +155,6 @@ def store_vendor_event(session: Session, clock: Clock, quotes: Sequence[EodQuote
     same revision inserts nothing)."""
     repo = MarketRepository(session)
     return repo.store_quotes(quotes, "vendor-webhook", clock.now())
-
-
-def make_eod_http_client(settings: Settings) -> httpx.Client:
-    return httpx.Client(
-        timeout=httpx.Timeout(settings.eod_http_timeout_s), headers={"User-Agent": "oxuniverse/0.1"}
-    )
 
 
 def make_breakers(

@@ -1,0 +1,268 @@
+"""Yahoo Finance daily closes through `yfinance.download` (EOD_PROVIDER=yfinance).
+
+One `download` call covers the whole batch (never one call per symbol from here; note
+that yfinance itself still requests each ticker in turn, `threads=False`, each request
+bounded by `timeout_s`). The window is [trading_day - 10 days, trading_day + 1 day) so
+the previous session is in it across weekends and holidays.
+
+yfinance rarely raises: offline, rate-limited or for an unknown ticker it logs an error
+on the `yfinance` logger and returns an EMPTY (or all-NaN) frame. So:
+
+* an empty frame, a ticker absent from it, no row dated `trading_day`, or a Close that
+  is NaN/inf/<= 0 makes that symbol *missing*, with the reason in `errors` (never a
+  price);
+* the errors yfinance logs during our call are captured (this thread's records only)
+  and appended to the reasons; when they mention rate limiting and nothing at all was
+  priced, the call raises `EodRateLimitedError`;
+* an exception from `download` is `EodRateLimitedError` when it is about rate limiting
+  (YFRateLimitError, "Too Many Requests", "Rate limited"), else `EodProviderError`.
+
+`close` is the Close of the row dated `trading_day`; `prev_close` is the Close of the
+latest earlier row that has one (NaN rows, e.g. union-index padding of another
+ticker's extra dates, are skipped); an unusable previous Close gives `prev_close=None`.
+Closes are unadjusted (`auto_adjust=False`).
+
+Yahoo stores prices as float32 and sends them widened to float64 (229.87 arrives as
+229.8699951171875). A float64 that is exactly a float32 is therefore read through its
+shortest float32 form ("229.87") before validation, so the 6-place Decimal is 229.870000,
+not 229.869995; any other float is read through its own shortest repr.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import math
+import re
+import threading
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from myapi.providers.eod.base import EodBatch, EodProviderError, EodQuote, EodRateLimitedError
+from myapi.providers.eod.validation import InvalidPriceError, price_or_none, to_price
+
+DownloadFn = Callable[..., Any]
+
+LOOKBACK_DAYS = 10
+YFINANCE_LOGGER = "yfinance"
+_RATE_LIMIT_MARKERS = ("too many requests", "rate limit", "ratelimit", "yfratelimiterror")
+# yfinance's summary of failed tickers: "['AAPL', 'MSFT']: YFPricesMissingError(...)".
+_FAILED_LINE = re.compile(r"^\s*(\[[^\]]*\]):\s*(.+)$", re.DOTALL)
+
+
+class YahooEodProvider:
+    def __init__(
+        self, name: str = "yfinance", download: DownloadFn | None = None, timeout_s: float = 10.0
+    ) -> None:
+        self.name = name
+        self.timeout_s = timeout_s
+        self._download = download
+
+    def fetch(self, trading_day: date, symbols: Sequence[str]) -> EodBatch:
+        wanted = list(dict.fromkeys(symbols))
+        batch = EodBatch(provider=self.name)
+        if not wanted:
+            return batch
+        download = self._download or _yfinance_download()
+        with _YfinanceLogCapture() as captured:
+            try:
+                frame = download(
+                    tickers=wanted,
+                    start=trading_day - timedelta(days=LOOKBACK_DAYS),
+                    end=trading_day + timedelta(days=1),
+                    group_by="ticker",
+                    auto_adjust=False,
+                    actions=False,
+                    progress=False,
+                    threads=False,
+                    timeout=self.timeout_s,
+                )
+            except Exception as exc:
+                if is_rate_limit(exc):
+                    raise EodRateLimitedError(f"{self.name}: rate limited: {exc!r}") from exc
+                raise EodProviderError(f"{self.name}: download failed: {exc!r}") from exc
+
+        closes = self._close_columns(frame, wanted)
+        for symbol in wanted:
+            series = closes.get(symbol)
+            if series is None:
+                self._miss(batch, symbol, "no data in the response", captured)
+                continue
+            try:
+                batch.quotes[symbol] = _quote(symbol, trading_day, series)
+            except InvalidPriceError as exc:
+                self._miss(batch, symbol, str(exc), captured)
+
+        if not batch.quotes and captured.rate_limited:
+            raise EodRateLimitedError(f"{self.name}: rate limited: {captured.summary()}")
+        return batch
+
+    def _close_columns(self, frame: Any, wanted: list[str]) -> dict[str, Any]:
+        """symbol -> its Close series (only the symbols present in the frame)."""
+        if frame is None:
+            return {}
+        if not isinstance(frame, pd.DataFrame):
+            raise EodProviderError(f"{self.name}: download returned {type(frame).__name__}, not a DataFrame")
+        if frame.empty:
+            return {}
+        by_upper = {symbol.upper(): symbol for symbol in wanted}
+        columns = frame.columns
+        if isinstance(columns, pd.MultiIndex):
+            if columns.nlevels != 2:
+                raise EodProviderError(f"{self.name}: unexpected {columns.nlevels}-level columns")
+            # group_by="ticker" gives (Ticker, Price); tolerate (Price, Ticker) too.
+            ticker_level = 1 if "Close" in columns.get_level_values(0) else 0
+            field_level = 1 - ticker_level
+            result: dict[str, Any] = {}
+            for column in columns:
+                if column[field_level] != "Close":
+                    continue
+                symbol = by_upper.get(str(column[ticker_level]).upper())
+                if symbol is not None:
+                    result[symbol] = frame[column]
+            return result
+        # Flat columns: one ticker (multi_level_index=False).
+        if "Close" not in columns:
+            raise EodProviderError(f"{self.name}: response has no Close column")
+        if len(wanted) != 1:
+            raise EodProviderError(f"{self.name}: flat columns for a {len(wanted)}-symbol batch")
+        return {wanted[0]: frame["Close"]}
+
+    def _miss(self, batch: EodBatch, symbol: str, reason: str, captured: _YfinanceLogCapture) -> None:
+        logged = captured.for_symbol(symbol)
+        if logged:
+            reason = f"{reason} (yfinance: {logged})"
+        batch.missing.append(symbol)
+        batch.errors[symbol] = reason
+
+
+def _quote(symbol: str, trading_day: date, series: Any) -> EodQuote:
+    """The quote of `trading_day` from one ticker's Close series, or InvalidPriceError."""
+    rows: list[tuple[date, Any]] = sorted(
+        ((_row_date(stamp), value) for stamp, value in series.items()), key=lambda row: row[0]
+    )
+    today = [value for day, value in rows if day == trading_day]
+    if not today:
+        latest = max((day for day, value in rows if not _is_nan(value)), default=None)
+        raise InvalidPriceError(f"no row dated {trading_day.isoformat()} (latest: {latest})")
+    usable = [value for value in today if not _is_nan(value)]
+    try:
+        close = to_price(_yahoo_number(usable[-1] if usable else today[-1]))
+    except InvalidPriceError as exc:
+        raise InvalidPriceError(f"Close on {trading_day.isoformat()}: {exc}") from exc
+    earlier = [value for day, value in rows if day < trading_day and not _is_nan(value)]
+    prev_close = price_or_none(_yahoo_number(earlier[-1])) if earlier else None
+    return EodQuote(symbol=symbol, asof=trading_day, close=close, prev_close=prev_close)
+
+
+def _yahoo_number(value: Any) -> Any:
+    """A float that came from Yahoo's float32 storage, as its shortest float32 text."""
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        if math.isfinite(number):
+            narrow = np.float32(number)
+            if float(narrow) == number:
+                return str(narrow)
+    return value
+
+
+def _row_date(stamp: Any) -> date:
+    """The calendar date of an index entry (a Timestamp, naive or in the exchange's zone)."""
+    if isinstance(stamp, datetime):
+        return stamp.date()
+    if isinstance(stamp, date):
+        return stamp
+    return pd.Timestamp(stamp).date()  # type: ignore[no-any-return]
+
+
+def _is_nan(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return math.isnan(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def is_rate_limit(exc: BaseException) -> bool:
+    """Does this exception (or its cause) say the vendor is rate-limiting us?"""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        names = {cls.__name__ for cls in type(current).__mro__}
+        if "YFRateLimitError" in names or mentions_rate_limit(f"{type(current).__name__} {current}"):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def mentions_rate_limit(text: str) -> bool:
+    lowered = text.lower()
+    return any(marker in lowered for marker in _RATE_LIMIT_MARKERS)
+
+
+def _yfinance_download() -> DownloadFn:
+    import yfinance  # type: ignore[import-untyped]
+
+    download: DownloadFn = yfinance.download
+    return download
+
+
+class _YfinanceLogCapture(logging.Handler):
+    """Collects the ERROR records the `yfinance` logger emits in this thread while
+    active (yfinance reports failed tickers there instead of raising)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self._thread = threading.get_ident()
+        self.messages: list[str] = []
+        self._by_symbol: dict[str, list[str]] = {}
+
+    def __enter__(self) -> _YfinanceLogCapture:
+        logging.getLogger(YFINANCE_LOGGER).addHandler(self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        logging.getLogger(YFINANCE_LOGGER).removeHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread != self._thread:
+            return
+        try:
+            message = record.getMessage().strip()
+        except Exception:  # a malformed record must not break the fetch
+            return
+        if not message:
+            return
+        self.messages.append(message)
+        match = _FAILED_LINE.match(message)
+        if match is None:
+            return
+        try:
+            tickers = ast.literal_eval(match.group(1))
+        except (ValueError, SyntaxError):
+            return
+        if isinstance(tickers, list):
+            for ticker in tickers:
+                self._by_symbol.setdefault(str(ticker).upper(), []).append(match.group(2).strip())
+
+    @property
+    def rate_limited(self) -> bool:
+        return any(mentions_rate_limit(message) for message in self.messages)
+
+    def for_symbol(self, symbol: str) -> str:
+        return "; ".join(self._by_symbol.get(symbol.upper(), []))[:300]
+
+    def summary(self) -> str:
+        return " | ".join(self.messages)[:500]
