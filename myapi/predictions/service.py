@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
-from myapi.core.clock import Clock
+from myapi.core.clock import Clock, to_kst
 from myapi.core.config import Settings
 from myapi.core.enums import Choice, PredictionStatus
 from myapi.core.errors import AppError, NotFoundError
@@ -74,7 +74,7 @@ class PredictionService:
         if not is_open_for_predictions(row, now):
             details: dict[str, object] = {"trading_day": day.isoformat()}
             if row is not None:
-                details["predict_cutoff_at"] = row.predict_cutoff_at.isoformat()
+                details["predict_cutoff_at"] = to_kst(row.predict_cutoff_at).isoformat()
             raise PredictionsClosedError(details=details)
         return day
 

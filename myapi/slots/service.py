@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from myapi.core.clock import Clock
+from myapi.core.clock import Clock, to_kst
 from myapi.core.config import Settings
 from myapi.core.errors import AppError
 from myapi.slots import policy
@@ -150,7 +150,7 @@ class SlotService:
         if state.available(self.rules) <= 0:
             until = state.cooldown_until(self.rules)
             if until is not None:
-                raise CooldownActiveError(details={"cooldown_until": until.isoformat()})
+                raise CooldownActiveError(details={"cooldown_until": to_kst(until).isoformat()})
             raise NoSlotError(details={"capacity": state.capacity(self.rules)})
         state = policy.consume(state, self.rules, now)
         self._save(user_id, day, state, now)
