@@ -82,7 +82,9 @@ class Worker:
 
     def poll_once(self, wait_time_s: int = 0) -> int:
         """Receive one batch and handle it; returns how many messages were handled."""
-        messages = self.queue.receive(self.queue_name, self.max_messages, wait_time_s)
+        messages = self.queue.receive(
+            self.queue_name, self.max_messages, wait_time_s, visibility_timeout_s=self.visibility_s
+        )
         handled = 0
         for message in messages:
             if self.stop.is_set():
@@ -97,7 +99,9 @@ class Worker:
         """Handle messages until the queue has none visible (tests, one-shot runs)."""
         total = 0
         for _ in range(max_rounds):
-            messages = self.queue.receive(self.queue_name, self.max_messages, 0)
+            messages = self.queue.receive(
+                self.queue_name, self.max_messages, 0, visibility_timeout_s=self.visibility_s
+            )
             if not messages:
                 break
             total += sum(1 for m in messages if self.process(m))

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=20, ge=0, le=200)
     db_pool_timeout_s: float = Field(default=10.0, gt=0)
     db_statement_timeout_ms: int = Field(default=15_000, ge=0)
+    # A session of ours idle inside a transaction longer than this is ended by the server
+    # (a crashed process can never hold row locks for long); 0 disables it.
+    db_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0)
 
     # --- queues (SQS) ------------------------------------------------------
     sqs_endpoint_url: str | None = None

@@ -25,6 +25,10 @@ def make_engine(settings: Settings) -> Engine:
     options = "-c timezone=UTC"
     if settings.db_statement_timeout_ms:
         options += f" -c statement_timeout={settings.db_statement_timeout_ms}"
+    if settings.db_idle_in_transaction_timeout_ms:
+        options += f" -c idle_in_transaction_session_timeout={settings.db_idle_in_transaction_timeout_ms}"
+    # Notice a vanished client (a killed process) even while its query waits on a lock.
+    options += " -c client_connection_check_interval=2000"
     return create_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
