@@ -2,14 +2,16 @@
 
 PostgreSQL (DATABASE_URL, else 127.0.0.1:5432, else embedded) -> SQS endpoint
 (SQS_ENDPOINT_URL, else in-process) -> queues ensured -> `alembic upgrade head` ->
-demo data -> the API on http://127.0.0.1:8000 (docs at /docs). Ctrl-C stops
-everything this command started.
+demo data -> the pipeline processes (two workers, the outbox relay, the scheduler, with
+the sandbox EOD provider) -> the API on http://127.0.0.1:8000 (docs at /docs).
+Ctrl-C stops everything this command started.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import sys
 
 import uvicorn
@@ -21,6 +23,31 @@ from scripts import devstack
 from scripts.seed import seed
 
 DATABASE_NAME = "oxuniverse"
+PIPELINE = (
+    ("batch.worker", "--queue", "eod_fetch"),
+    ("batch.worker", "--queue", "settlement_compute"),
+    ("batch.outbox_relay",),
+    ("batch.scheduler",),
+)
+
+
+def start_pipeline(log: logging.Logger) -> list[subprocess.Popen[bytes]]:
+    procs = []
+    for module, *args in PIPELINE:
+        procs.append(subprocess.Popen([sys.executable, "-m", module, *args], env=os.environ.copy()))
+        log.info("started %s %s (pid %d)", module, " ".join(args), procs[-1].pid)
+    return procs
+
+
+def stop_pipeline(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()  # SIGTERM: each finishes the message in hand
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def main() -> int:
@@ -33,6 +60,7 @@ def main() -> int:
 
     postgres = devstack.find_postgres("DATABASE_URL")
     sqs: devstack.SqsEndpoint | None = None
+    pipeline: list[subprocess.Popen[bytes]] = []
     try:
         if postgres.source == "DATABASE_URL":
             database_url = devstack.render_url(make_url(os.environ["DATABASE_URL"]))
@@ -53,11 +81,13 @@ def main() -> int:
         devstack.migrate(database_url)
         log.info("migrations applied (alembic upgrade head)")
         log.info("demo data: %s", seed(settings))
+        pipeline = start_pipeline(log)
 
         print(f"\n  OX Universe API docs: http://{host}:{port}/docs\n", flush=True)
         uvicorn.run("myapi.main:create_app", factory=True, host=host, port=port, log_level="info")
         return 0
     finally:
+        stop_pipeline(pipeline)
         if sqs is not None:
             sqs.stop()
         postgres.stop()

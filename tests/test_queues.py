@@ -168,3 +168,23 @@ def test_cli_ensure_runs_as_a_command(fresh_settings: Settings) -> None:
     )  # fmt: skip
     assert status.returncode == 0, status.stderr
     assert len(json.loads(status.stdout)["queues"]) == 10
+
+
+def test_redrive_moves_dead_letters_back_to_their_queue(fresh_settings: Settings) -> None:
+    from batch.queues import peek, redrive
+
+    client = make_sqs_client(fresh_settings)
+    ensure_queues(client, fresh_settings)
+    queue = SqsQueue(client)
+    name = fresh_settings.queue_names["points_award"]  # FIFO: the DLQ keeps .fifo
+    queue.send_batch(
+        dlq_name_for(name),
+        [OutgoingMessage(f'{{"n": {i}}}', group_id="user-1", dedup_id=f"d{i}") for i in range(3)],
+    )
+    assert [row["body"] for row in peek(fresh_settings, "points_award", 10)] == [
+        '{"n": 0}', '{"n": 1}', '{"n": 2}'
+    ]  # fmt: skip
+    [summary] = redrive(fresh_settings, "points_award", 100)
+    assert summary["moved"] == 3
+    assert sorted(m.body for m in queue.receive(name, 10, 0)) == ['{"n": 0}', '{"n": 1}', '{"n": 2}']
+    assert queue.receive(dlq_name_for(name), 10, 0) == []
