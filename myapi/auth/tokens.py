@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from jose import jwt
+from jose import jwk, jwt
 from jose.exceptions import JOSEError
 
 from myapi.auth.keys import KeyRing
@@ -50,6 +50,12 @@ class IssuedAccessToken:
 class AccessTokenCodec:
     def __init__(self, keys: KeyRing, settings: Settings) -> None:
         self._keys = keys
+        # Parse PEM keys once: python-jose re-parses (and re-validates) a PEM string on
+        # every sign/verify, which costs tens of milliseconds per RSA private key.
+        self._signing_key = jwk.construct(keys.signing_pem, ALGORITHM)
+        self._verify_keys = {
+            kid: jwk.construct(key.public_pem, ALGORITHM) for kid, key in keys.verification.items()
+        }
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
         self._ttl = settings.access_token_ttl_s
@@ -67,7 +73,7 @@ class AccessTokenCodec:
         }
         token = jwt.encode(
             claims,
-            self._keys.signing_pem,
+            self._signing_key,
             algorithm=ALGORITHM,
             headers={"kid": self._keys.signing_kid, "typ": TOKEN_TYPE},
         )
@@ -80,13 +86,13 @@ class AccessTokenCodec:
             raise InvalidTokenError() from exc
         if header.get("alg") != ALGORITHM or header.get("typ") != TOKEN_TYPE:
             raise InvalidTokenError()
-        key = self._keys.verification.get(str(header.get("kid", "")))
+        key = self._verify_keys.get(str(header.get("kid", "")))
         if key is None:
             raise InvalidTokenError()
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
-                key.public_pem,
+                key,
                 algorithms=[ALGORITHM],
                 audience=self._audience,
                 issuer=self._issuer,
