@@ -20,7 +20,7 @@ from tests.factories import make_user
 from tests.pipeline_support import Pipeline, pipeline  # noqa: F401
 
 START = datetime(2026, 10, 29, 21, 0, tzinfo=UTC)  # Fri 2026-10-30 06:00 KST, after Thursday's close
-END = datetime(2026, 12, 2, 0, 0, tzinfo=UTC)
+END = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)  # Tue 09:00 KST: Nov 30 settled, Dec 1 open
 STEP = timedelta(minutes=15)
 
 
