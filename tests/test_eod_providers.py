@@ -329,13 +329,13 @@ def test_yahoo_no_row_for_the_trading_day_or_an_absent_ticker_is_missing() -> No
 
 
 def test_yahoo_prev_close_skips_nan_padding_rows() -> None:
-    # TSX trades on a day NYSE-listed AAPL does not: AAPL gets a NaN row that day.
+    # A row exists for another ticker on a day AAPL has none: AAPL gets a NaN row that day.
     frame = download_frame(
-        {"AAPL": {date(2026, 11, 19): 225.0, MONDAY: 229.87}, "SHOP.TO": two_days(150.0, 152.0)}
+        {"AAPL": {date(2026, 11, 19): 225.0, MONDAY: 229.87}, "SHOP": two_days(150.0, 152.0)}
     )
-    batch = YahooEodProvider(download=FakeDownload(frame=frame)).fetch(MONDAY, ["AAPL", "SHOP.TO"])
+    batch = YahooEodProvider(download=FakeDownload(frame=frame)).fetch(MONDAY, ["AAPL", "SHOP"])
     assert batch.quotes["AAPL"].prev_close == Decimal("225.000000")
-    assert batch.quotes["SHOP.TO"].prev_close == Decimal("150.000000")
+    assert batch.quotes["SHOP"].prev_close == Decimal("150.000000")
 
 
 def test_yahoo_unusable_prev_close_gives_none_not_a_price() -> None:
@@ -791,3 +791,24 @@ def test_build_eod_providers_follows_the_settings() -> None:
         fallback = chain[1]
         assert isinstance(fallback, AlphaVantageEodProvider)
         assert fallback.base_url == "http://av.test" and fallback.api_key == "k" and fallback.http is http
+
+
+def test_yahoo_share_class_symbols_are_asked_with_a_dash_and_reported_with_a_dot() -> None:
+    import pandas as pd
+
+    from myapi.providers.eod.yahoo import YahooEodProvider
+
+    seen: list[list[str]] = []
+    day = date(2026, 11, 20)
+
+    def download(**kwargs: object) -> pd.DataFrame:
+        tickers = list(kwargs["tickers"])  # type: ignore[call-overload]
+        seen.append(tickers)
+        index = pd.DatetimeIndex([pd.Timestamp(2026, 11, 19), pd.Timestamp(2026, 11, 20)], name="Date")
+        columns = pd.MultiIndex.from_tuples([(t, "Close") for t in tickers], names=["Ticker", "Price"])
+        return pd.DataFrame([[480.5] * len(tickers), [482.25] * len(tickers)], index=index, columns=columns)
+
+    batch = YahooEodProvider(download=download).fetch(day, ["BRK.B", "AAPL"])
+    assert seen == [["BRK-B", "AAPL"]]
+    assert set(batch.quotes) == {"BRK.B", "AAPL"}
+    assert str(batch.quotes["BRK.B"].close) == "482.250000"

@@ -69,10 +69,12 @@ class YahooEodProvider:
         if not wanted:
             return batch
         download = self._download or _yfinance_download()
+        # Yahoo writes share classes with a dash: BRK.B is BRK-B there.
+        yahoo = {symbol: yahoo_ticker(symbol) for symbol in wanted}
         with _YfinanceLogCapture() as captured:
             try:
                 frame = download(
-                    tickers=wanted,
+                    tickers=list(yahoo.values()),
                     start=trading_day - timedelta(days=LOOKBACK_DAYS),
                     end=trading_day + timedelta(days=1),
                     group_by="ticker",
@@ -87,9 +89,9 @@ class YahooEodProvider:
                     raise EodRateLimitedError(f"{self.name}: rate limited: {exc!r}") from exc
                 raise EodProviderError(f"{self.name}: download failed: {exc!r}") from exc
 
-        closes = self._close_columns(frame, wanted)
+        closes = self._close_columns(frame, list(yahoo.values()))
         for symbol in wanted:
-            series = closes.get(symbol)
+            series = closes.get(yahoo[symbol])
             if series is None:
                 self._miss(batch, symbol, "no data in the response", captured)
                 continue
@@ -266,3 +268,8 @@ class _YfinanceLogCapture(logging.Handler):
 
     def summary(self) -> str:
         return " | ".join(self.messages)[:500]
+
+
+def yahoo_ticker(symbol: str) -> str:
+    """Our symbol as Yahoo spells it (`BRK.B` -> `BRK-B`)."""
+    return symbol.replace(".", "-")
