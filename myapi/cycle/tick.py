@@ -37,27 +37,24 @@ EOD_FETCH_TOPIC = "eod.fetch.requested"
 SETTLEMENT_TOPIC = "settlement.requested"
 
 
-def request_eod_fetch(session: Session, clock: Clock, trading_day: date) -> dict[str, Any]:
-    """Queue an EOD fetch for the day (an outbox event, committed with the caller)."""
+def _request(session: Session, clock: Clock, topic: str, trading_day: date) -> dict[str, Any]:
+    """Queue a job for the day: an outbox event, committed with the caller's work."""
     now = clock.now()
     OutboxRepository(session).add(
-        EOD_FETCH_TOPIC,
+        topic,
         {"trading_day": trading_day.isoformat()},
         now=now,
-        dedup_id=f"eod-{trading_day.isoformat()}-{int(now.timestamp())}",
+        dedup_id=f"{topic}-{trading_day.isoformat()}-{int(now.timestamp())}",
     )
-    return {"trading_day": trading_day.isoformat(), "requested": EOD_FETCH_TOPIC}
+    return {"trading_day": trading_day.isoformat(), "requested": topic}
+
+
+def request_eod_fetch(session: Session, clock: Clock, trading_day: date) -> dict[str, Any]:
+    return _request(session, clock, EOD_FETCH_TOPIC, trading_day)
 
 
 def request_settlement(session: Session, clock: Clock, trading_day: date) -> dict[str, Any]:
-    now = clock.now()
-    OutboxRepository(session).add(
-        SETTLEMENT_TOPIC,
-        {"trading_day": trading_day.isoformat()},
-        now=now,
-        dedup_id=f"settle-{trading_day.isoformat()}-{int(now.timestamp())}",
-    )
-    return {"trading_day": trading_day.isoformat(), "requested": SETTLEMENT_TOPIC}
+    return _request(session, clock, SETTLEMENT_TOPIC, trading_day)
 
 
 class CycleService:

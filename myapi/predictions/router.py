@@ -3,17 +3,19 @@ caller's own predictions (the user id comes from the token, never from the reque
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from myapi.container import Container
 from myapi.core.db import DbSession
 from myapi.core.deps import ContainerDep
 from myapi.core.enums import PredictionStatus
-from myapi.core.idempotency import IdempotencyDep, run_idempotent
+from myapi.core.idempotency import IdempotencyDep, IdempotencyInput, run_idempotent
 from myapi.core.pagination import PageDep
 from myapi.core.ratelimit import rate_limit
 from myapi.core.schemas import Envelope, ErrorEnvelope, ok
@@ -31,6 +33,7 @@ from myapi.universe.schemas import normalise_symbol
 
 router = APIRouter(prefix="/v1/predictions", tags=["predictions"], dependencies=[Depends(rate_limit)])
 
+T = TypeVar("T", bound=BaseModel)
 SymbolPath = Annotated[str, Path(min_length=1, max_length=10, examples=["AAPL"])]
 GAME_ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorEnvelope, "description": "PRED_004 not in universe, PRED_404 no prediction"},
@@ -45,6 +48,18 @@ GAME_ERRORS: dict[int | str, dict[str, object]] = {
 
 def _service(session: DbSession, container: Container) -> PredictionService:
     return PredictionService(session, container.clock(), container.settings(), container.calendar())
+
+
+def _idempotent(
+    session: DbSession,
+    container: Container,
+    user_id: int,
+    idem: IdempotencyInput,
+    status_code: int,
+    produce: Callable[[], T],
+) -> T | JSONResponse:
+    ttl = container.settings().idempotency_ttl_s
+    return run_idempotent(session, container.clock(), ttl, user_id, idem, status_code, produce)
 
 
 @router.post(
@@ -75,9 +90,7 @@ def submit(
             )
         )
 
-    return run_idempotent(
-        session, container.clock(), container.settings().idempotency_ttl_s, user.id, idem, 202, produce
-    )
+    return _idempotent(session, container, user.id, idem, 202, produce)
 
 
 @router.patch(
@@ -98,9 +111,7 @@ def change(
         prediction = _service(session, container).change(user.id, normalise_symbol(symbol), body.choice)
         return ok(PredictionOut.model_validate(prediction))
 
-    return run_idempotent(
-        session, container.clock(), container.settings().idempotency_ttl_s, user.id, idem, 200, produce
-    )
+    return _idempotent(session, container, user.id, idem, 200, produce)
 
 
 @router.delete(
@@ -121,9 +132,7 @@ def cancel(
         remaining = _service(session, container).cancel(user.id, normalised)
         return ok(CancelledOut(symbol=normalised, cancelled=True, remaining_slots=remaining))
 
-    return run_idempotent(
-        session, container.clock(), container.settings().idempotency_ttl_s, user.id, idem, 200, produce
-    )
+    return _idempotent(session, container, user.id, idem, 200, produce)
 
 
 @router.get("/me", summary="My predictions for a trading day (default: today)")
