@@ -8,11 +8,8 @@ import argparse
 import json
 import logging
 import sys
-import threading
 
-from batch.worker import install_signal_handlers
-from myapi.container import build_container, shutdown_container
-from myapi.core.logging import configure_logging
+from batch.runtime import batch_process
 from myapi.outbox.relay import OutboxRelay
 
 logger = logging.getLogger("batch.outbox_relay")
@@ -22,16 +19,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m batch.outbox_relay", description=__doc__)
     parser.add_argument("--once", action="store_true", help="one pass, print the result, exit")
     args = parser.parse_args(argv)
-    container = build_container()
-    settings = container.settings()
-    configure_logging(settings.log_level, settings.log_json)
-    relay = OutboxRelay(container.sessionmaker(), container.queue(), settings, container.clock())
-    try:
+    with batch_process() as runtime:
+        container, stop = runtime.container, runtime.stop
+        settings = container.settings()
+        relay = OutboxRelay(container.sessionmaker(), container.queue(), settings, container.clock())
         if args.once:
             print(json.dumps(relay.publish_once().as_dict()))
             return 0
-        stop = threading.Event()
-        install_signal_handlers(stop)
         logger.info("outbox relay started")
         while not stop.is_set():
             try:
@@ -43,8 +37,6 @@ def main(argv: list[str] | None = None) -> int:
             if result.claimed == 0:
                 stop.wait(settings.outbox_poll_interval_s)
         return 0
-    finally:
-        shutdown_container(container)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import threading
 
-from batch.worker import install_signal_handlers
-from myapi.container import build_container, shutdown_container
-from myapi.core.logging import configure_logging
+from batch.runtime import batch_process
 from myapi.cycle.jobs import JobRunner
 from myapi.cycle.tick import CycleService
 from myapi.internal.maintenance import MaintenanceService
@@ -24,16 +21,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m batch.scheduler", description=__doc__)
     parser.add_argument("--once", action="store_true", help="one tick, then exit")
     args = parser.parse_args(argv)
-    container = build_container()
-    settings = container.settings()
-    configure_logging(settings.log_level, settings.log_json)
-    clock = container.clock()
-    cycle = CycleService(container.sessionmaker(), clock, settings, container.calendar())
-    jobs = JobRunner(container.sessionmaker(), clock)
-    stop = threading.Event()
-    install_signal_handlers(stop)
-    ticks = 0
-    try:
+    with batch_process() as runtime:
+        container, stop = runtime.container, runtime.stop
+        settings, clock = container.settings(), container.clock()
+        cycle = CycleService(container.sessionmaker(), clock, settings, container.calendar())
+        jobs = JobRunner(container.sessionmaker(), clock)
+        ticks = 0
         while not stop.is_set():
             try:
                 actions = cycle.tick()
@@ -51,8 +44,6 @@ def main(argv: list[str] | None = None) -> int:
                 break
             stop.wait(settings.scheduler_tick_interval_s)
         return 0
-    finally:
-        shutdown_container(container)
 
 
 if __name__ == "__main__":

@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
 import threading
 from typing import Any
 
 from batch.handlers import HANDLERS, QUEUE_TYPES, Handler
-from myapi.container import Container, build_container, shutdown_container
-from myapi.core.logging import configure_logging
+from batch.runtime import batch_process
+from myapi.container import Container
 from myapi.core.request_context import reset_request_id, set_request_id
 from myapi.providers.queue import QueueError, ReceivedMessage
 
@@ -178,32 +177,16 @@ class _Heartbeat:
                 logger.warning("visibility extension failed: %s", exc)
 
 
-def install_signal_handlers(stop: threading.Event) -> None:
-    def _stop(signum: int, _frame: object) -> None:
-        logger.info("signal %s: finishing the message in hand, then exiting", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m batch.worker", description=__doc__)
     parser.add_argument("--queue", required=True, help="queue key (eod_fetch, settlement_compute) or name")
     args = parser.parse_args(argv)
-    container = build_container()
-    settings = container.settings()
-    configure_logging(settings.log_level, settings.log_json)
-    stop = threading.Event()
-    install_signal_handlers(stop)
-    worker = Worker(container, args.queue, stop=stop)
-    if not worker.accepted:
-        logger.error("no handlers for queue %s", args.queue)
-        return 2
-    try:
+    with batch_process() as runtime:
+        worker = Worker(runtime.container, args.queue, stop=runtime.stop)
+        if not worker.accepted:
+            logger.error("no handlers for queue %s", args.queue)
+            return 2
         worker.run_forever()
-    finally:
-        shutdown_container(container)
     return 0
 
 
