@@ -77,3 +77,4 @@ def test_metrics_count_requests_by_route_template_and_status(client: TestClient)
     assert 'route="<unmatched>",status="404"' in text
     assert "http_request_duration_seconds_bucket" in text
     assert "db_pool_checked_out" in text
+    assert "outbox_unpublished" in text and "outbox_oldest_age_seconds" in text
