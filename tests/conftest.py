@@ -71,8 +71,9 @@ def make_settings(database_url: str, sqs_endpoint: str, **overrides: object) -> 
         "queue_prefix": "test-",
         "sqs_wait_time_s": 0,
         "log_json": True,
-        "db_pool_size": 5,
-        "db_max_overflow": 10,
+        # Room for 50 concurrent requests (40 threadpool slots) plus the rate limiter.
+        "db_pool_size": 10,
+        "db_max_overflow": 50,
         "jwt_private_keys": json.dumps({TEST_SIGNING_KID: TEST_SIGNING_PEM}),
         # Limits a test run never reaches; tests/test_rate_limit.py sets small ones.
         "rate_limit_read": 1_000_000,
@@ -209,3 +210,7 @@ def queue(settings: Settings, queues_ready: None) -> SqsQueue:
 @pytest.fixture
 def unique_prefix() -> str:
     return f"t{uuid.uuid4().hex[:8]}-"
+
+
+# The `pipeline` fixture (own queues, real commits) lives with its helpers.
+from tests.pipeline_support import pipeline  # noqa: E402, F401

@@ -23,7 +23,7 @@ from myapi.outbox.repository import OutboxRepository
 from myapi.providers.queue import OutgoingMessage
 from scripts.devstack import ROOT
 from tests.factories import add_close, make_user, open_day, predict
-from tests.pipeline_support import Pipeline, pipeline  # noqa: F401
+from tests.pipeline_support import Pipeline
 
 # A day already closed by the real clock (the worker subprocess uses the system clock).
 DAY = date(2026, 11, 20)

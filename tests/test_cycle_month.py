@@ -17,7 +17,7 @@ from myapi.cycle.repository import SessionsRepository
 from myapi.cycle.tick import CycleService
 from myapi.predictions.service import PredictionService
 from tests.factories import make_user
-from tests.pipeline_support import Pipeline, pipeline  # noqa: F401
+from tests.pipeline_support import Pipeline
 
 START = datetime(2026, 10, 29, 21, 0, tzinfo=UTC)  # Fri 2026-10-30 06:00 KST, after Thursday's close
 END = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)  # Tue 09:00 KST: Nov 30 settled, Dec 1 open
@@ -119,7 +119,8 @@ def test_a_month_of_ticks_runs_every_trading_day_once_in_order(pipeline: Pipelin
         assert (
             conn.execute(
                 text(
-                    "SELECT count(*) FROM crypto.predictions p JOIN crypto.session_control s USING (trading_day) "
+                    "SELECT count(*) FROM crypto.predictions p "
+                    "JOIN crypto.session_control s USING (trading_day) "
                     "WHERE s.settled_at IS NOT NULL AND p.status = 'PENDING'"
                 )
             ).scalar_one()

@@ -104,3 +104,19 @@ def test_openapi_documents_the_error_envelope(c: TestClient) -> None:
     assert "ErrorEnvelope" in spec["components"]["schemas"]
     ready = spec["paths"]["/ready"]["get"]["responses"]
     assert "503" in ready and "422" in ready
+
+
+def test_an_exhausted_pool_is_a_503_envelope_not_a_500(app: FastAPI) -> None:
+    from fastapi import APIRouter
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    router = APIRouter()
+
+    @router.get("/test/busy")
+    def busy() -> None:
+        raise PoolTimeout("QueuePool limit of size 5 overflow 10 reached")
+
+    app.include_router(router)
+    r = TestClient(app, raise_server_exceptions=False).get("/test/busy")
+    assert r.status_code == 503 and r.headers["retry-after"] == "1"
+    assert r.json()["error"]["code"] == "SYS_503" and "QueuePool" not in r.text

@@ -10,7 +10,7 @@ from myapi.admin.integrity import IntegrityRepository
 from myapi.outbox.repository import OutboxRepository
 from myapi.providers.queue import OutgoingMessage, dlq_name_for
 from tests.factories import make_user, open_day, predict
-from tests.pipeline_support import Pipeline, pipeline  # noqa: F401
+from tests.pipeline_support import Pipeline
 
 DAY = date(2026, 11, 23)
 AFTER_CLOSE = datetime(2026, 11, 23, 21, 30, tzinfo=UTC)

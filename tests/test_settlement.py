@@ -102,7 +102,8 @@ def test_hand_checked_outcomes_and_points(
     assert balances(db, up, down) == [1050, 1050]
     refs = db.execute(
         text(
-            "SELECT ref_type, ref_id, delta_points FROM crypto.points_ledger WHERE ref_type LIKE 'SETTLEMENT%' ORDER BY ref_id"
+            "SELECT ref_type, ref_id, delta_points FROM crypto.points_ledger "
+            "WHERE ref_type LIKE 'SETTLEMENT%' ORDER BY ref_id"
         )
     ).all()
     assert [(r.ref_type, r.ref_id, r.delta_points) for r in refs] == [
@@ -163,7 +164,8 @@ def test_a_revision_flips_outcomes_both_ways_and_balances_follow(
     assert balances(db, up, down) == [1050, 1050]
     ledger = db.execute(
         text(
-            "SELECT ref_type, ref_id, delta_points FROM crypto.points_ledger WHERE symbol = 'AAPL' ORDER BY id"
+            "SELECT ref_type, ref_id, delta_points FROM crypto.points_ledger "
+            "WHERE symbol = 'AAPL' ORDER BY id"
         )
     ).all()
     assert sorted((r.ref_type, r.delta_points) for r in ledger) == [

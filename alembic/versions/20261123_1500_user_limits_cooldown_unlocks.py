@@ -8,6 +8,7 @@ Create Date: 2026-11-23 15:00:00+00:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision: str = "0002_cooldown_unlocks"

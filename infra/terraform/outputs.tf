@@ -32,3 +32,18 @@ output "app_sqs_policy_json" {
   description = "IAM policy (JSON) granting the app what it needs on these queues; attach it to the ECS task roles."
   value       = data.aws_iam_policy_document.app_sqs.json
 }
+
+output "scheduler_group_name" {
+  description = "EventBridge Scheduler schedule group holding the cycle schedules."
+  value       = aws_scheduler_schedule_group.cycle.name
+}
+
+output "scheduler_schedule_arns" {
+  description = "Schedule name -> ARN of the EventBridge Scheduler schedules that enqueue cycle.tick."
+  value       = { for name, s in aws_scheduler_schedule.cycle : name => s.arn }
+}
+
+output "scheduler_role_arn" {
+  description = "ARN of the execution role EventBridge Scheduler assumes to send cycle.tick (and its dead-letter events)."
+  value       = aws_iam_role.scheduler.arn
+}

@@ -74,3 +74,20 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "scheduler_enabled" {
+  description = "State of the EventBridge Scheduler schedules that drive the cycle: true = ENABLED, false = DISABLED (paused; the schedules stay defined)."
+  type        = bool
+  default     = true
+}
+
+variable "cycle_tick_rate_minutes" {
+  description = "Minutes between two cycle.tick messages of the cycle-tick schedule (rate expression); the local stand-in's SCHEDULER_TICK_INTERVAL_S."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.cycle_tick_rate_minutes >= 1 && var.cycle_tick_rate_minutes <= 60 && floor(var.cycle_tick_rate_minutes) == var.cycle_tick_rate_minutes
+    error_message = "cycle_tick_rate_minutes must be a whole number between 1 and 60."
+  }
+}

@@ -13,9 +13,9 @@ CHECKS: dict[str, tuple[str, str]] = {
     "balance_equals_ledger_sum": (
         "For every player, balance = sum of ledger deltas",
         """
-        SELECT b.user_id, b.balance, COALESCE(l.total, 0) AS ledger_sum
+        SELECT COALESCE(b.user_id, l.user_id) AS user_id, b.balance, COALESCE(l.total, 0) AS ledger_sum
         FROM crypto.point_balances b
-        FULL JOIN (SELECT user_id, sum(delta_points) AS total FROM crypto.points_ledger
+        FULL JOIN (SELECT user_id, sum(delta_points)::bigint AS total FROM crypto.points_ledger
                    GROUP BY user_id) l ON l.user_id = b.user_id
         WHERE COALESCE(b.balance, 0) <> COALESCE(l.total, 0)
         ORDER BY 1 LIMIT :limit
@@ -35,7 +35,7 @@ CHECKS: dict[str, tuple[str, str]] = {
     "open_holds_within_balance": (
         "For every player, open holds <= balance",
         """
-        SELECT h.user_id, sum(h.amount) AS held, COALESCE(b.balance, 0) AS balance
+        SELECT h.user_id, sum(h.amount)::bigint AS held, COALESCE(b.balance, 0) AS balance
         FROM crypto.points_holds h LEFT JOIN crypto.point_balances b ON b.user_id = h.user_id
         WHERE h.status = 'OPEN' GROUP BY h.user_id, b.balance
         HAVING sum(h.amount) > COALESCE(b.balance, 0)
@@ -56,7 +56,7 @@ CHECKS: dict[str, tuple[str, str]] = {
         """
         SELECT p.id, p.points_awarded, COALESCE(l.total, 0) AS ledger_total
         FROM crypto.predictions p
-        LEFT JOIN (SELECT user_id, trading_day, symbol, sum(delta_points) AS total
+        LEFT JOIN (SELECT user_id, trading_day, symbol, sum(delta_points)::bigint AS total
                    FROM crypto.points_ledger
                    WHERE ref_type IN ('SETTLEMENT', 'SETTLEMENT_REVERSAL')
                    GROUP BY user_id, trading_day, symbol) l

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sqlalchemy_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from myapi.core.request_context import current_request_id
@@ -171,6 +172,16 @@ async def _handle_http_exception(request: Request, exc: Exception) -> JSONRespon
     return error_response(exc.status_code, code, message, None, headers)
 
 
+async def _handle_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # Pool exhausted, database unreachable or a statement timed out: an outage, not a
+    # bug — the client may retry. Logged with the request id; no internals in the body.
+    logger.error("database unavailable: %s", type(exc).__name__, exc_info=exc)
+    return error_response(
+        503, "SYS_503", "The service is busy or the database is unavailable; retry shortly",
+        headers={"Retry-After": "1"},
+    )  # fmt: skip
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every error the framework can raise through the envelope.
 
@@ -180,3 +191,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _handle_app_error)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
+    app.add_exception_handler(sqlalchemy_exc.TimeoutError, _handle_database_unavailable)
+    app.add_exception_handler(sqlalchemy_exc.OperationalError, _handle_database_unavailable)

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.orm import Session
 
 from myapi.container import Container
@@ -28,7 +28,7 @@ from myapi.market.service import EodService, store_vendor_event
 from myapi.outbox.relay import OutboxRelay
 from myapi.providers.eod.base import EodQuote
 from myapi.settlement.service import SettlementService
-from myapi.universe.schemas import UniverseUpsertIn, normalise_symbol
+from myapi.universe.schemas import UniverseUpsertIn, is_valid_symbol, normalise_symbol
 from myapi.universe.service import UniverseService
 
 router = APIRouter(prefix="/internal", tags=["internal"], dependencies=[Depends(require_internal)])
@@ -152,13 +152,29 @@ class VendorPriceIn(BaseModel):
         default=None, gt=0, max_digits=18, decimal_places=6, allow_inf_nan=False
     )
 
+    @field_validator("symbol")
+    @classmethod
+    def _symbol(cls, value: str) -> str:
+        value = normalise_symbol(value)
+        if not is_valid_symbol(value):
+            raise ValueError(f"{value!r} is not a valid symbol")
+        return value
+
 
 class VendorEventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     asof: date
-    vendor_rev: int = Field(ge=0)
+    vendor_rev: int = Field(ge=0, le=2_147_483_647)
     prices: list[VendorPriceIn] = Field(min_length=1, max_length=5000)
+
+    @field_validator("prices")
+    @classmethod
+    def _unique(cls, prices: list[VendorPriceIn]) -> list[VendorPriceIn]:
+        symbols = [p.symbol for p in prices]
+        if len(set(symbols)) != len(symbols):
+            raise ValueError("each symbol may appear once per event")
+        return prices
 
 
 @vendor_router.post(
@@ -175,7 +191,7 @@ def vendor_eod_event(
     clock = container.clock()
     quotes = [
         EodQuote(
-            symbol=normalise_symbol(p.symbol), asof=event.asof, close=p.close,
+            symbol=p.symbol, asof=event.asof, close=p.close,
             prev_close=p.prev_close, vendor_rev=event.vendor_rev,
         )
         for p in event.prices

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from myapi.core.schemas import KstDateTime
 
@@ -29,8 +30,12 @@ class LedgerEntryOut(BaseModel):
 class AdjustIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    delta: int = Field(description="Points to add (negative to take away); never zero")
-    reason: str = Field(min_length=3, max_length=500)
+    delta: int = Field(
+        ge=-1_000_000_000,
+        le=1_000_000_000,
+        description="Points to add (negative to take away); never zero",
+    )
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
 
     @field_validator("delta")
     @classmethod
