@@ -142,6 +142,8 @@ class Settings(BaseSettings):
     # --- nightly pipeline (SPEC §2, §7) ----------------------------------------
     # After the close + EOD_FETCH_DELAY_MIN, prices are fetched; symbols still without a
     # price EOD_VOID_DEADLINE_MIN after the close are settled VOID (a late price re-settles).
+    # Statement timeout inside a day's settlement transaction (it updates every prediction).
+    settlement_statement_timeout_ms: int = Field(default=300_000, ge=1000)
     eod_void_deadline_min: int = Field(default=180, ge=0, le=1440)
     # The cycle asks again for a fetch/settlement not done yet after this long.
     cycle_retry_interval_min: int = Field(default=15, ge=1, le=1440)

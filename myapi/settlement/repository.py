@@ -26,6 +26,15 @@ class SettlementRepository:
     def _exec(self, sql: str, **params: Any) -> Any:
         return self.session.execute(text(sql), params)
 
+    def allow_long_statements(self, timeout_ms: int) -> None:
+        """A day's settlement rewrites every prediction of the day in one statement; it
+        gets its own (longer) statement timeout for this transaction only."""
+        self._exec(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+
+    def analyze_working_tables(self) -> None:
+        # Temp tables have no statistics; without them the planner guesses badly at 1M rows.
+        self._exec("ANALYZE pg_temp.chg")
+
     def reset(self) -> None:
         """Drop working tables left by an earlier settlement in the same transaction
         (ON COMMIT DROP only fires at the outermost commit)."""

@@ -65,6 +65,7 @@ class SettlementService:
                 raise SessionNotClosedError(details={"trading_day": trading_day.isoformat()})
             session_row.phase = Phase.SETTLE
 
+        self._repo.allow_long_statements(self._settings.settlement_statement_timeout_ms)
         self._repo.reset()
         self._repo.load_effective_prices(trading_day)
         affected = self._repo.select_affected(trading_day)
@@ -72,6 +73,7 @@ class SettlementService:
         if affected:
             self._repo.upsert_settlements(trading_day, now)
             changed = self._repo.compute_changes(trading_day, self._settings.points_win_reward)
+            self._repo.analyze_working_tables()
             self._repo.apply_prediction_changes(now)
             staged = self._repo.stage_ledger_entries(trading_day)
             entries = users = 0
