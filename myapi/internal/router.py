@@ -28,7 +28,7 @@ from myapi.market.service import EodService, store_vendor_event
 from myapi.outbox.relay import OutboxRelay
 from myapi.providers.eod.base import EodQuote
 from myapi.settlement.service import SettlementService
-from myapi.universe.schemas import UniverseUpsertIn, is_valid_symbol, normalise_symbol
+from myapi.universe.schemas import SymbolField, UniverseUpsertIn
 from myapi.universe.service import UniverseService
 
 router = APIRouter(prefix="/internal", tags=["internal"], dependencies=[Depends(require_internal)])
@@ -146,20 +146,11 @@ def outbox_publish(container: ContainerDep) -> Envelope[dict[str, Any]]:
 class VendorPriceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    symbol: str = Field(min_length=1, max_length=10)
+    symbol: SymbolField
     close: Decimal = Field(gt=0, max_digits=18, decimal_places=6, allow_inf_nan=False)
     prev_close: Decimal | None = Field(
         default=None, gt=0, max_digits=18, decimal_places=6, allow_inf_nan=False
     )
-
-    @field_validator("symbol")
-    @classmethod
-    def _symbol(cls, value: str) -> str:
-        value = normalise_symbol(value)
-        if not is_valid_symbol(value):
-            raise ValueError(f"{value!r} is not a valid symbol")
-        return value
-
 
 class VendorEventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -3,8 +3,9 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from myapi.core.schemas import KstDateTime
 
@@ -21,19 +22,22 @@ def is_valid_symbol(symbol: str) -> bool:
     return bool(_SYMBOL_RE.match(symbol))
 
 
+def _checked_symbol(value: str) -> str:
+    value = normalise_symbol(value)
+    if not is_valid_symbol(value):
+        raise ValueError(f"{value!r} is not a valid symbol ({SYMBOL_PATTERN})")
+    return value
+
+
+# A request field holding a symbol: upper-cased, then checked against SYMBOL_PATTERN.
+SymbolField = Annotated[str, Field(min_length=1, max_length=10), AfterValidator(_checked_symbol)]
+
+
 class UniverseSymbolIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    symbol: str = Field(min_length=1, max_length=10)
+    symbol: SymbolField
     seq: int | None = Field(default=None, ge=1, le=10_000)
-
-    @field_validator("symbol")
-    @classmethod
-    def _symbol(cls, value: str) -> str:
-        value = normalise_symbol(value)
-        if not is_valid_symbol(value):
-            raise ValueError(f"{value!r} is not a valid symbol ({SYMBOL_PATTERN})")
-        return value
 
 
 class UniverseUpsertIn(BaseModel):
