@@ -54,15 +54,19 @@ CHECKS: dict[str, tuple[str, str]] = {
     "points_awarded_match_ledger": (
         "Points on predictions = settlement ledger entries of that prediction",
         """
-        SELECT p.id, p.points_awarded, COALESCE(l.total, 0) AS ledger_total
-        FROM crypto.predictions p
-        LEFT JOIN (SELECT user_id, trading_day, symbol, sum(delta_points)::bigint AS total
-                   FROM crypto.points_ledger
-                   WHERE ref_type IN ('SETTLEMENT', 'SETTLEMENT_REVERSAL')
-                   GROUP BY user_id, trading_day, symbol) l
-          ON l.user_id = p.user_id AND l.trading_day = p.trading_day AND l.symbol = p.symbol
-        WHERE p.points_awarded <> COALESCE(l.total, 0)
-        ORDER BY 1 LIMIT :limit
+        -- MATERIALIZED: with ORDER BY/LIMIT directly on the join the planner picks a nested
+        -- loop hoping to stop early, which is quadratic when nothing is wrong.
+        WITH mismatch AS MATERIALIZED (
+            SELECT p.id, p.points_awarded, COALESCE(l.total, 0) AS ledger_total
+            FROM crypto.predictions p
+            LEFT JOIN (SELECT user_id, trading_day, symbol, sum(delta_points)::bigint AS total
+                       FROM crypto.points_ledger
+                       WHERE ref_type IN ('SETTLEMENT', 'SETTLEMENT_REVERSAL')
+                       GROUP BY user_id, trading_day, symbol) l
+              ON l.user_id = p.user_id AND l.trading_day = p.trading_day AND l.symbol = p.symbol
+            WHERE p.points_awarded <> COALESCE(l.total, 0)
+        )
+        SELECT * FROM mismatch ORDER BY 1 LIMIT :limit
         """,
     ),
     "inventory_reserved_within_stock": (

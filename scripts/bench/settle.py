@@ -2,7 +2,7 @@
 day of N players x 10 predictions, against a deliberately naive per-prediction ORM loop.
 
     .venv/bin/python -m scripts.bench.settle [--users 100000] [--naive-sample 20000] [--explain]
-        [--statement-timeout-ms 0] [--tune hot --tune work_mem ...]
+        [--statement-timeout-ms MS] [--tune hot --tune work_mem ...]
 
 Not part of the test run. What it does, and undoes at the end (also on Ctrl-C or an error):
 
@@ -13,11 +13,11 @@ Not part of the test run. What it does, and undoes at the end (also on Ctrl-C or
    seeded hash, inserted in a shuffled "submission" order), and the day's closes: some
    symbols up, some down, one exactly flat. VACUUM ANALYZE + CHECKPOINT, then timed:
    `SettlementService(...).settle(day)` in one unit of work, commit included, with the
-   time of each SQL statement. The bench's sessions have no statement_timeout by default
-   (the app's is 15 s: statements slower than that are flagged, since a worker would see
-   them cancelled). The result is checked after an ANALYZE (nothing PENDING, CORRECT count
-   as computed independently, one SETTLEMENT ledger row per win, sum of balances, the
-   integrity checks of myapi.admin.integrity, run with enable_nestloop off: see verify()).
+   time of each SQL statement. The bench's sessions have the app's statement_timeout
+   (statements slower than the timeout the app would apply are flagged). The result is
+   checked after an ANALYZE (nothing PENDING, CORRECT count as computed independently,
+   one SETTLEMENT ledger row per win, sum of balances, the integrity checks of
+   myapi.admin.integrity, run with enable_nestloop off: see verify()).
 2. A second fresh database generated the same way with --naive-sample / 10 players (the
    same seed, so the same first players' predictions), settled by a naive loop in one
    unit of work: per PENDING prediction, load it with the ORM, decide in Python, update
@@ -83,6 +83,12 @@ UNIVERSE: dict[str, tuple[str, str]] = {
 TARGET_SETTLE_S = 12.0
 TARGET_SPEEDUP = 50.0
 APP_STATEMENT_TIMEOUT_MS = Settings.model_fields["db_statement_timeout_ms"].default
+# What a settlement statement may take: the settlement's own SET LOCAL timeout where the app
+# has one, else the sessions' default.
+_SETTLEMENT_TIMEOUT_FIELD = Settings.model_fields.get("settlement_statement_timeout_ms")
+SETTLE_STATEMENT_TIMEOUT_MS = (
+    _SETTLEMENT_TIMEOUT_FIELD.default if _SETTLEMENT_TIMEOUT_FIELD is not None else APP_STATEMENT_TIMEOUT_MS
+)
 # Changes to try against the app as it is, applied to the bench databases only (--tune):
 # the evidence behind the suggestions this benchmark prints. {db} is the database name.
 TUNINGS: dict[str, tuple[str, list[str]]] = {
@@ -505,9 +511,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--statement-timeout-ms",
         type=int,
-        default=0,
-        help=f"statement_timeout of the bench's sessions (0: none; the app's default is "
-        f"{APP_STATEMENT_TIMEOUT_MS}, and statements slower than that are flagged)",
+        default=APP_STATEMENT_TIMEOUT_MS,
+        help="statement_timeout of the bench's sessions (default: the app's; 0: none); "
+        "statements slower than a timeout the app would apply are flagged",
     )
     parser.add_argument(
         "--tune",
@@ -574,8 +580,12 @@ def main(argv: list[str] | None = None) -> int:
     accounted = 0.0
     for label, seconds, rows in run.statements:
         accounted += seconds
-        over = seconds * 1000 > APP_STATEMENT_TIMEOUT_MS
-        flag = f"  <-- over the app's statement_timeout ({APP_STATEMENT_TIMEOUT_MS} ms)" if over else ""
+        if seconds * 1000 > SETTLE_STATEMENT_TIMEOUT_MS:
+            flag = f"  <-- over the settlement's statement_timeout ({SETTLE_STATEMENT_TIMEOUT_MS} ms)"
+        elif seconds * 1000 > APP_STATEMENT_TIMEOUT_MS:
+            flag = f"  <-- over the app's default statement_timeout ({APP_STATEMENT_TIMEOUT_MS} ms)"
+        else:
+            flag = ""
         print(f"    {seconds:8.3f}  {rows:>9}  {label}{flag}")
     print(f"    {run.seconds - accounted:8.3f}             (outside SQL: Python, ORM, pool)")
     print_verification("set-based result", checked)
