@@ -11,14 +11,13 @@ from pydantic import BaseModel
 from myapi.admin.integrity import IntegrityRepository
 from myapi.core.db import DbSession
 from myapi.core.deps import ContainerDep
-from myapi.core.errors import NotFoundError
 from myapi.core.schemas import Envelope, ok
 from myapi.core.security import AdminDep, require_admin
-from myapi.cycle.repository import JobRunsRepository, SessionsRepository
+from myapi.cycle.repository import JobRunsRepository
 from myapi.points.schemas import AdjustIn, AdjustOut
 from myapi.points.service import PointsLedger
-from myapi.settlement.repository import SettlementReadRepository
 from myapi.settlement.schemas import SettlementSummaryOut
+from myapi.settlement.service import SettlementQueries
 from myapi.universe.schemas import UniverseUpsertIn, UniverseUpsertOut
 from myapi.universe.service import UniverseService
 from myapi.users.router import profile_out
@@ -87,10 +86,7 @@ def integrity(session: DbSession, limit: int = Query(default=20, ge=1, le=200)) 
 
 @router.get("/settlement/{trading_day}", summary="Settlement summary: counts, points, VOID reasons")
 def settlement_summary(trading_day: date, session: DbSession) -> Envelope[SettlementSummaryOut]:
-    row = SessionsRepository(session).get(trading_day)
-    if row is None:
-        raise NotFoundError("No session for that trading day", code="SETTLE_404")
-    summary = SettlementReadRepository(session).summary(trading_day)
+    row, summary = SettlementQueries(session).summary(trading_day)
     return ok(SettlementSummaryOut(trading_day=trading_day, settled_at=row.settled_at, **summary))
 
 

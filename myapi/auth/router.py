@@ -23,7 +23,7 @@ from myapi.core.deps import ContainerDep
 from myapi.core.ratelimit import rate_limit
 from myapi.core.schemas import Envelope, ErrorEnvelope, ok
 from myapi.core.security import CurrentUserDep
-from myapi.points.repository import PointsRepository
+from myapi.points.service import PointsLedger
 from myapi.users.schemas import me_out
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"], dependencies=[Depends(rate_limit)])
@@ -49,8 +49,8 @@ def _service(session: DbSession, container: Container) -> AuthService:
     )
 
 
-def _login_out(session: DbSession, result: LoginResult) -> LoginOut:
-    balance = PointsRepository(session).balance_of(result.user.id)
+def _login_out(session: DbSession, container: Container, result: LoginResult) -> LoginOut:
+    balance = PointsLedger(session, container.clock()).balance(result.user.id)
     user = me_out(result.user, balance)
     return LoginOut(
         access_token=result.tokens.access_token,
@@ -87,7 +87,7 @@ def oauth_callback(body: OAuthCallbackIn, session: DbSession, container: Contain
     result = _service(session, container).complete_authorization(
         body.provider.key, body.code, body.state, body.redirect_uri
     )
-    return ok(_login_out(session, result))
+    return ok(_login_out(session, container, result))
 
 
 @router.get(
@@ -107,7 +107,7 @@ def oauth_browser_callback(
         # The user declined, or the provider sent no code.
         raise OAuthCodeError("The provider returned no authorization code", details={"error": error})
     result = _service(session, container).complete_authorization(provider.key, code, state, None)
-    return ok(_login_out(session, result))
+    return ok(_login_out(session, container, result))
 
 
 @router.post("/token/refresh", summary="Rotate a refresh token for a new token pair")
@@ -136,7 +136,7 @@ def logout(
 )
 def dev_login(body: DevLoginIn, session: DbSession, container: ContainerDep) -> Envelope[LoginOut]:
     result = _service(session, container).dev_login(str(body.email), body.nickname, body.role)
-    return ok(_login_out(session, result))
+    return ok(_login_out(session, container, result))
 
 
 @jwks_router.get(

@@ -19,12 +19,11 @@ from myapi.core.errors import ValidationFailedError
 from myapi.core.schemas import Envelope, ok
 from myapi.core.security import require_internal, require_vendor_signature
 from myapi.cycle.jobs import JobResult, JobRunner
-from myapi.cycle.repository import SessionsRepository
 from myapi.cycle.schemas import TradingDayIn
 from myapi.cycle.service import SessionService
-from myapi.cycle.tick import CycleService, request_settlement
+from myapi.cycle.tick import CycleService
 from myapi.internal.maintenance import MaintenanceService
-from myapi.market.service import EodService, store_vendor_event
+from myapi.market.service import EodService, ingest_vendor_event
 from myapi.outbox.relay import OutboxRelay
 from myapi.providers.eod.base import EodQuote
 from myapi.settlement.service import SettlementService
@@ -152,6 +151,7 @@ class VendorPriceIn(BaseModel):
         default=None, gt=0, max_digits=18, decimal_places=6, allow_inf_nan=False
     )
 
+
 class VendorEventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -188,12 +188,8 @@ def vendor_eod_event(
         for p in event.prices
     ]  # fmt: skip
 
-    def work(session: Session) -> dict[str, Any]:
-        stored = store_vendor_event(session, clock, quotes)
-        requested = None
-        if stored and SessionsRepository(session).get(event.asof) is not None:
-            requested = request_settlement(session, clock, event.asof)["requested"]
-        return {"asof": event.asof.isoformat(), "vendor_rev": event.vendor_rev, "stored": stored,
-                "settlement": requested}  # fmt: skip
-
-    return _run(container, "eod.vendor_event", work)
+    return _run(
+        container,
+        "eod.vendor_event",
+        lambda s: ingest_vendor_event(s, clock, event.asof, event.vendor_rev, quotes),
+    )

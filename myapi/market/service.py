@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from myapi.core.clock import Clock
 from myapi.core.config import Settings
 from myapi.core.db import unit_of_work
+from myapi.cycle.repository import SessionsRepository
+from myapi.cycle.tick import request_settlement
 from myapi.market.repository import MarketRepository
 from myapi.providers.eod.base import (
     EodBatch,
@@ -155,6 +157,18 @@ def store_vendor_event(session: Session, clock: Clock, quotes: Sequence[EodQuote
     same revision inserts nothing)."""
     repo = MarketRepository(session)
     return repo.store_quotes(quotes, "vendor-webhook", clock.now())
+
+
+def ingest_vendor_event(
+    session: Session, clock: Clock, asof: date, vendor_rev: int, quotes: Sequence[EodQuote]
+) -> dict[str, Any]:
+    """Store pushed prices; when they are new and the day has a session, ask for its
+    (re)settlement — a higher vendor_rev for a settled day re-settles what changed."""
+    stored = store_vendor_event(session, clock, quotes)
+    requested = None
+    if stored and SessionsRepository(session).get(asof) is not None:
+        requested = request_settlement(session, clock, asof)["requested"]
+    return {"asof": asof.isoformat(), "vendor_rev": vendor_rev, "stored": stored, "settlement": requested}
 
 
 def make_breakers(

@@ -7,22 +7,17 @@ from datetime import date
 from fastapi import APIRouter, Depends
 
 from myapi.core.db import DbSession
-from myapi.core.errors import NotFoundError
 from myapi.core.ratelimit import rate_limit
 from myapi.core.schemas import Envelope, ok
-from myapi.cycle.repository import SessionsRepository
-from myapi.settlement.repository import SettlementReadRepository
 from myapi.settlement.schemas import DaySettlementOut, SymbolSettlementOut
+from myapi.settlement.service import SettlementQueries
 
 router = APIRouter(prefix="/v1/settlements", tags=["game"], dependencies=[Depends(rate_limit)])
 
 
 @router.get("/{trading_day}", summary="Per-symbol outcomes and prices of a settled day")
 def day_settlement(trading_day: date, session: DbSession) -> Envelope[DaySettlementOut]:
-    row = SessionsRepository(session).get(trading_day)
-    if row is None:
-        raise NotFoundError("No session for that trading day", code="SETTLE_404")
-    symbols = SettlementReadRepository(session).for_day(trading_day)
+    row, symbols = SettlementQueries(session).day(trading_day)
     return ok(
         DaySettlementOut(
             trading_day=trading_day,

@@ -14,10 +14,12 @@ from myapi.core.clock import Clock
 from myapi.core.config import Settings
 from myapi.core.enums import Phase
 from myapi.core.errors import AppError, ConflictError, NotFoundError
+from myapi.cycle.models import SessionControl
 from myapi.cycle.repository import SessionsRepository
 from myapi.outbox.repository import OutboxRepository
 from myapi.points.repository import PointsRepository
-from myapi.settlement.repository import SettlementRepository
+from myapi.settlement.models import Settlement
+from myapi.settlement.repository import SettlementReadRepository, SettlementRepository
 
 logger = logging.getLogger("myapi.settlement")
 
@@ -101,3 +103,23 @@ class SettlementService:
         result["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
         logger.info("settled %s", trading_day, extra={"settlement": result})
         return result
+
+
+class SettlementQueries:
+    """Read side of settlement: a day's per-symbol results and its operator summary."""
+
+    def __init__(self, session: Session) -> None:
+        self._sessions = SessionsRepository(session)
+        self._reads = SettlementReadRepository(session)
+
+    def _session(self, trading_day: date) -> SessionControl:
+        row = self._sessions.get(trading_day)
+        if row is None:
+            raise NotFoundError("No session for that trading day", code="SETTLE_404")
+        return row
+
+    def day(self, trading_day: date) -> tuple[SessionControl, list[Settlement]]:
+        return self._session(trading_day), self._reads.for_day(trading_day)
+
+    def summary(self, trading_day: date) -> tuple[SessionControl, dict[str, Any]]:
+        return self._session(trading_day), self._reads.summary(trading_day)
