@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     # price EOD_VOID_DEADLINE_MIN after the close are settled VOID (a late price re-settles).
     # Statement timeout inside a day's settlement transaction (it updates every prediction).
     settlement_statement_timeout_ms: int = Field(default=300_000, ge=1000)
+    # work_mem inside a day's settlement transaction only: its sorts and hashes over every
+    # prediction of the day stay in memory (one settlement runs at a time per day).
+    settlement_work_mem_mb: int = Field(default=256, ge=4, le=4096)
     eod_void_deadline_min: int = Field(default=180, ge=0, le=1440)
     # The cycle asks again for a fetch/settlement not done yet after this long.
     cycle_retry_interval_min: int = Field(default=15, ge=1, le=1440)

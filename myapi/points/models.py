@@ -19,7 +19,8 @@ from myapi.core.enums import HOLD_STATUS, HoldStatus
 
 
 class PointBalance(Base):
-    """The fast balance and the row every point change locks first."""
+    """The fast balance and the row every point change locks first. Fillfactor 50
+    (migration 0003) so balance updates stay HOT."""
 
     __tablename__ = "point_balances"
     __table_args__ = (CheckConstraint("balance >= 0", name="balance_non_negative"),)

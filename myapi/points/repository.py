@@ -80,21 +80,18 @@ class PointsRepository:
     def apply_staged_entries(self, trading_day: date | None, now: datetime) -> tuple[int, int]:
         """The set-based ledger: apply every row of the temp table `pending_ledger`
         (user_id, delta, ref_type, ref_id, reason, symbol) with the same invariants as the
-        one-entry path — balance rows locked first (in user order, so two bulk writers
-        cannot deadlock), refs already applied skipped, balance_after as the running
+        one-entry path — balance rows created or locked first (in user order, so two
+        bulk writers cannot deadlock), refs already applied skipped, balance_after as the running
         balance per user, balances updated by the sum. Returns (entries, users)."""
+        # One statement creates the missing balance rows and locks the existing ones
+        # (ON CONFLICT DO UPDATE locks the conflicting row even when its WHERE is false).
         self.session.execute(
             text(
-                "INSERT INTO crypto.point_balances (user_id, balance, updated_at) "
-                "SELECT DISTINCT user_id, 0, :now FROM pending_ledger ON CONFLICT (user_id) DO NOTHING"
+                "INSERT INTO crypto.point_balances AS b (user_id, balance, updated_at) "
+                "SELECT DISTINCT user_id, 0, CAST(:now AS timestamptz) FROM pending_ledger ORDER BY user_id "
+                "ON CONFLICT (user_id) DO UPDATE SET balance = b.balance WHERE false"
             ),
             {"now": now},
-        )
-        self.session.execute(
-            text(
-                "SELECT 1 FROM crypto.point_balances WHERE user_id IN "
-                "(SELECT DISTINCT user_id FROM pending_ledger) ORDER BY user_id FOR UPDATE"
-            )
         )
         row = self.session.execute(
             text(

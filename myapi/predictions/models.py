@@ -39,7 +39,9 @@ class Prediction(Base):
             name="settled_at_matches_status",
         ),
         Index(None, "user_id", "trading_day"),
-        Index(None, "trading_day", "symbol", "status"),
+        # Not on status: settlement changes it, and an index on it would rule out HOT
+        # updates (the table has fillfactor 50 for them; see migration 0003).
+        Index(None, "trading_day", "symbol"),
     )
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)

@@ -5,7 +5,8 @@ day's session_control row) and never commits.
 The working sets live in temporary tables dropped at commit:
   eff   — the effective price of each universe symbol (latest vendor_rev of that day)
   aff   — the symbols whose settlement must be (re)computed
-  chg   — every prediction whose outcome or points change, with old and new values
+  chg   — the predictions whose points change (a first win, or a revision's flip),
+          with old and new values: what the ledger entries are made from
 """
 
 from __future__ import annotations
@@ -18,6 +19,16 @@ from sqlalchemy.orm import Session
 
 from myapi.settlement.models import Settlement
 
+# A prediction's outcome: the day's close (a.close, NULL when no valid price) against
+# the prediction's own baseline; equal, no baseline or no close -> VOID with a reason.
+_NEW_STATUS = """(CASE WHEN a.close IS NULL OR p.baseline_price IS NULL OR a.close = p.baseline_price
+       THEN 'VOID'
+       WHEN (a.close > p.baseline_price) = (p.choice = 'UP') THEN 'CORRECT'
+       ELSE 'INCORRECT' END)::crypto.prediction_status"""
+_VOID_REASON = """CASE WHEN a.close IS NULL THEN 'EOD_MISSING'
+       WHEN p.baseline_price IS NULL THEN 'NO_BASELINE'
+       WHEN a.close = p.baseline_price THEN 'FLAT' END"""
+
 
 class SettlementRepository:
     def __init__(self, session: Session) -> None:
@@ -26,14 +37,11 @@ class SettlementRepository:
     def _exec(self, sql: str, **params: Any) -> Any:
         return self.session.execute(text(sql), params)
 
-    def allow_long_statements(self, timeout_ms: int) -> None:
+    def configure_transaction(self, timeout_ms: int, work_mem_mb: int) -> None:
         """A day's settlement rewrites every prediction of the day in one statement; it
-        gets its own (longer) statement timeout for this transaction only."""
+        gets its own (longer) statement timeout and more work_mem, for this transaction only."""
         self._exec(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
-
-    def analyze_working_tables(self) -> None:
-        # Temp tables have no statistics; without them the planner guesses badly at 1M rows.
-        self._exec("ANALYZE pg_temp.chg")
+        self._exec(f"SET LOCAL work_mem = '{int(work_mem_mb)}MB'")
 
     def reset(self) -> None:
         """Drop working tables left by an earlier settlement in the same transaction
@@ -84,6 +92,11 @@ class SettlementRepository:
             ).rowcount
         )
 
+    def analyze_affected(self) -> None:
+        # A temp table has no statistics; with them the day's predictions are read in
+        # physical order (hash join on a 10-row aff) instead of by index, page by page.
+        self._exec("ANALYZE pg_temp.aff")
+
     def upsert_settlements(self, day: date, now: datetime) -> None:
         self._exec(
             """
@@ -108,40 +121,43 @@ class SettlementRepository:
             now=now,
         )
 
-    def compute_changes(self, day: date, win_points: int) -> int:
-        """chg: predictions of affected symbols whose status or points change (every
-        PENDING one, and settled ones a revision flips). Outcome per prediction: close
-        vs the prediction's own baseline; equal, no baseline or no valid close -> VOID
-        with a reason. A win is worth `win_points`."""
-        return int(
+    def create_change_table(self) -> None:
+        self._exec(
+            """
+            CREATE TEMP TABLE chg (
+                id bigint, user_id bigint, symbol text,
+                old_status crypto.prediction_status, old_points bigint, rev integer,
+                new_status crypto.prediction_status, void_reason text, new_points bigint
+            ) ON COMMIT DROP
+            """
+        )
+
+    def resettle_changed(self, day: date, now: datetime, win_points: int) -> int:
+        """Revisions: settled predictions of affected symbols whose outcome or points
+        the new price changes. Recorded in chg (old and new values), then applied.
+        Runs before `settle_pending`, so the two never touch the same prediction."""
+        changed = int(
             self._exec(
-                """
-                CREATE TEMP TABLE chg ON COMMIT DROP AS
-                SELECT o.*, CASE WHEN o.new_status = 'CORRECT' THEN :win ELSE 0 END::bigint AS new_points
+                f"""
+                INSERT INTO chg
+                SELECT o.id, o.user_id, o.symbol, o.old_status, o.old_points, o.rev, o.new_status,
+                       o.void_reason, CASE WHEN o.new_status = 'CORRECT' THEN :win ELSE 0 END
                 FROM (
                     SELECT p.id, p.user_id, p.symbol, p.status AS old_status,
                            p.points_awarded AS old_points, a.rev,
-                           CASE WHEN a.close IS NULL OR p.baseline_price IS NULL
-                                  OR a.close = p.baseline_price THEN 'VOID'
-                                WHEN (a.close > p.baseline_price) = (p.choice = 'UP') THEN 'CORRECT'
-                                ELSE 'INCORRECT' END::crypto.prediction_status AS new_status,
-                           CASE WHEN a.close IS NULL THEN 'EOD_MISSING'
-                                WHEN p.baseline_price IS NULL THEN 'NO_BASELINE'
-                                WHEN a.close = p.baseline_price THEN 'FLAT' END AS void_reason
+                           {_NEW_STATUS} AS new_status, {_VOID_REASON} AS void_reason
                     FROM crypto.predictions p
                     JOIN aff a ON a.symbol = p.symbol
-                    WHERE p.trading_day = :day AND p.status <> 'CANCELLED'
+                    WHERE p.trading_day = :day AND p.status NOT IN ('PENDING', 'CANCELLED')
                 ) o
-                WHERE o.old_status = 'PENDING' OR o.old_status <> o.new_status
+                WHERE o.old_status <> o.new_status
                    OR o.old_points <> CASE WHEN o.new_status = 'CORRECT' THEN :win ELSE 0 END
                 """,
                 day=day,
                 win=win_points,
             ).rowcount
         )
-
-    def apply_prediction_changes(self, now: datetime) -> int:
-        return int(
+        if changed:
             self._exec(
                 """
                 UPDATE crypto.predictions p SET
@@ -150,7 +166,36 @@ class SettlementRepository:
                 FROM chg c WHERE p.id = c.id
                 """,
                 now=now,
-            ).rowcount
+            )
+        return changed
+
+    def settle_pending(self, day: date, now: datetime, win_points: int) -> int:
+        """Every PENDING prediction of an affected symbol, settled in one UPDATE (no
+        working copy of the day's predictions: their old values are known, PENDING and
+        0 points). Only the ones that win points are recorded in chg for the ledger."""
+        return int(
+            self._exec(
+                f"""
+                WITH settled AS (
+                    UPDATE crypto.predictions p SET
+                        status = {_NEW_STATUS},
+                        points_awarded = CASE WHEN {_NEW_STATUS} = 'CORRECT' THEN :win ELSE 0 END,
+                        void_reason = {_VOID_REASON},
+                        settled_at = :now, updated_at = :now
+                    FROM aff a
+                    WHERE p.trading_day = :day AND p.symbol = a.symbol AND p.status = 'PENDING'
+                    RETURNING p.id, p.user_id, p.symbol, a.rev, p.status, p.void_reason, p.points_awarded
+                ), awarded AS (
+                    INSERT INTO chg
+                    SELECT id, user_id, symbol, 'PENDING', 0, rev, status, void_reason, points_awarded
+                    FROM settled WHERE points_awarded <> 0
+                )
+                SELECT count(*) FROM settled
+                """,
+                day=day,
+                now=now,
+                win=win_points,
+            ).scalar_one()
         )
 
     def stage_ledger_entries(self, day: date) -> int:
@@ -176,11 +221,13 @@ class SettlementRepository:
         )
 
     def users_short_of_points(self) -> list[int]:
-        """Users whose balance cannot absorb a reversal (the balance never goes negative)."""
+        """Users whose balance cannot absorb a reversal (the balance never goes negative).
+        Only players with a negative entry can fall short."""
         rows = self._exec(
             """
             SELECT l.user_id FROM pending_ledger l
             LEFT JOIN crypto.point_balances b ON b.user_id = l.user_id
+            WHERE l.user_id IN (SELECT user_id FROM pending_ledger WHERE delta < 0)
             GROUP BY l.user_id, b.balance
             HAVING COALESCE(b.balance, 0) + sum(l.delta) < 0
             ORDER BY l.user_id LIMIT 20
@@ -189,7 +236,9 @@ class SettlementRepository:
         return [int(r[0]) for r in rows]
 
     def outbox_events(self, day: date, now: datetime) -> None:
-        """One `points.awarded` event per player whose points changed (FIFO per player)."""
+        """One `points.awarded` event per player whose points changed (FIFO per player).
+        The dedup id names the settlement run (its instant), like `settlement.completed`:
+        a revision's events never collide with the first award's."""
         self._exec(
             """
             INSERT INTO crypto.outbox (topic, payload, group_id, dedup_id, created_at, next_attempt_at)
@@ -197,13 +246,13 @@ class SettlementRepository:
                    jsonb_build_object('user_id', user_id, 'trading_day', :day_s,
                                       'delta', sum(delta), 'entries', count(*)),
                    'user-' || user_id,
-                   'points-' || :day_s || '-' || user_id || '-'
-                       || md5(string_agg(ref_id, ',' ORDER BY ref_id)),
+                   'points-' || :day_s || '-' || user_id || '-' || :stamp,
                    :now, :now
             FROM pending_ledger GROUP BY user_id
             """,
             day_s=day.isoformat(),
             now=now,
+            stamp=str(int(now.timestamp() * 1000)),
         )
 
     def counts(self, day: date) -> dict[str, Any]:

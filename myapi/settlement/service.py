@@ -67,16 +67,20 @@ class SettlementService:
                 raise SessionNotClosedError(details={"trading_day": trading_day.isoformat()})
             session_row.phase = Phase.SETTLE
 
-        self._repo.allow_long_statements(self._settings.settlement_statement_timeout_ms)
+        self._repo.configure_transaction(
+            self._settings.settlement_statement_timeout_ms, self._settings.settlement_work_mem_mb
+        )
         self._repo.reset()
         self._repo.load_effective_prices(trading_day)
         affected = self._repo.select_affected(trading_day)
         result: dict[str, Any] = {"trading_day": trading_day.isoformat(), "symbols_settled": affected}
         if affected:
+            self._repo.analyze_affected()
             self._repo.upsert_settlements(trading_day, now)
-            changed = self._repo.compute_changes(trading_day, self._settings.points_win_reward)
-            self._repo.analyze_working_tables()
-            self._repo.apply_prediction_changes(now)
+            win = self._settings.points_win_reward
+            self._repo.create_change_table()
+            changed = self._repo.resettle_changed(trading_day, now, win)
+            changed += self._repo.settle_pending(trading_day, now, win)
             staged = self._repo.stage_ledger_entries(trading_day)
             entries = users = 0
             if staged:

@@ -2,7 +2,7 @@
 day of N players x 10 predictions, against a deliberately naive per-prediction ORM loop.
 
     .venv/bin/python -m scripts.bench.settle [--users 100000] [--naive-sample 20000] [--explain]
-        [--statement-timeout-ms MS] [--tune hot --tune work_mem ...]
+        [--statement-timeout-ms MS] [--tune no_ledger_fk --tune temp_buffers ...]
 
 Not part of the test run. What it does, and undoes at the end (also on Ctrl-C or an error):
 
@@ -92,16 +92,6 @@ SETTLE_STATEMENT_TIMEOUT_MS = (
 # Changes to try against the app as it is, applied to the bench databases only (--tune):
 # the evidence behind the suggestions this benchmark prints. {db} is the database name.
 TUNINGS: dict[str, tuple[str, list[str]]] = {
-    "hot": (
-        "predictions fillfactor 50 and the (trading_day, symbol, status) index without status, "
-        "so that settling a prediction is a HOT update (no index entries)",
-        [
-            "ALTER TABLE crypto.predictions SET (fillfactor = 50)",
-            "DROP INDEX crypto.ix_predictions_trading_day_symbol_status",
-            "CREATE INDEX ix_predictions_trading_day_symbol ON crypto.predictions (trading_day, symbol)",
-        ],
-    ),
-    "work_mem": ("work_mem 256MB (no sort/hash spills)", ["ALTER DATABASE {db} SET work_mem = '256MB'"]),
     "temp_buffers": (
         "temp_buffers 256MB (temp tables in memory)",
         ["ALTER DATABASE {db} SET temp_buffers = '256MB'"],
@@ -109,10 +99,6 @@ TUNINGS: dict[str, tuple[str, list[str]]] = {
     "no_ledger_fk": (
         "points_ledger without its FK to users (one RI check per ledger row)",
         ["ALTER TABLE crypto.points_ledger DROP CONSTRAINT fk_points_ledger_user_id_users"],
-    ),
-    "balances_fillfactor": (
-        "point_balances fillfactor 50 (HOT balance updates)",
-        ["ALTER TABLE crypto.point_balances SET (fillfactor = 50)"],
     ),
 }
 
@@ -456,6 +442,8 @@ def run_explained(engine: Engine, settings: Settings) -> list[tuple[str, str]]:
         flat = _WS.sub(" ", statement).strip()
         if many or not flat.upper().startswith(explainable) or "FROM crypto.session_control" in flat:
             return
+        if flat.upper().startswith("CREATE TEMP TABLE") and " AS " not in flat.upper():
+            return  # a plain table definition: nothing to explain
         raw = cursor.connection
         with raw.cursor() as cur:
             cur.execute("SAVEPOINT bench_explain")

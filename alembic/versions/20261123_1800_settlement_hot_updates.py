@@ -1,0 +1,53 @@
+"""Settlement speed: HOT updates for predictions and balances
+
+Settling a day rewrites every prediction of the day (status, points, settled_at) and
+every winner's balance. With free space on each page and no index on a column the
+update changes, PostgreSQL updates the row in place (a heap-only tuple: no new index
+entries), which is what makes a 1M-prediction settlement fit its time budget:
+
+* predictions, point_balances: fillfactor 50 (each row is rewritten about once a day);
+* the predictions index (trading_day, symbol, status) becomes (trading_day, symbol):
+  status changes at settlement, and no query needs it in the index.
+
+The fillfactor applies to pages written from now on; `VACUUM FULL crypto.predictions`
+(or pg_repack) rewrites existing pages with it, if ever wanted.
+
+Revision ID: 0003_settlement_hot_updates
+Revises: 0002_cooldown_unlocks
+Create Date: 2026-11-23 18:00:00+00:00
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0003_settlement_hot_updates"
+down_revision: str | None = "0002_cooldown_unlocks"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.execute("ALTER TABLE crypto.predictions SET (fillfactor = 50)")
+    op.execute("ALTER TABLE crypto.point_balances SET (fillfactor = 50)")
+    op.create_index(
+        op.f("ix_predictions_trading_day_symbol"),
+        "predictions",
+        ["trading_day", "symbol"],
+        unique=False,
+        schema="crypto",
+    )
+    op.drop_index(op.f("ix_predictions_trading_day_symbol_status"), table_name="predictions", schema="crypto")
+
+
+def downgrade() -> None:
+    op.create_index(
+        op.f("ix_predictions_trading_day_symbol_status"),
+        "predictions",
+        ["trading_day", "symbol", "status"],
+        unique=False,
+        schema="crypto",
+    )
+    op.drop_index(op.f("ix_predictions_trading_day_symbol"), table_name="predictions", schema="crypto")
+    op.execute("ALTER TABLE crypto.point_balances RESET (fillfactor)")
+    op.execute("ALTER TABLE crypto.predictions RESET (fillfactor)")
