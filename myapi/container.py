@@ -14,7 +14,7 @@ from myapi.auth.keys import load_key_ring
 from myapi.auth.tokens import AccessTokenCodec
 from myapi.core.clock import SystemClock
 from myapi.core.config import Settings
-from myapi.core.db import make_engine, make_sessionmaker
+from myapi.core.db import make_engine, make_rate_limit_engine, make_sessionmaker
 from myapi.core.ratelimit import RateLimiter, RateLimitRepository
 from myapi.cycle.calendar import get_market_calendar
 from myapi.market.service import make_breakers
@@ -38,8 +38,9 @@ class Container(containers.DeclarativeContainer):
     eod_http = providers.Singleton(make_eod_http_client, settings)
     eod_providers = providers.Singleton(build_eod_providers, settings, eod_http)
     eod_breakers = providers.Singleton(make_breakers, eod_providers, clock, settings)
+    rate_limit_engine = providers.Singleton(make_rate_limit_engine, settings)
     rate_limiter = providers.Singleton(
-        RateLimiter, providers.Singleton(RateLimitRepository, engine), settings
+        RateLimiter, providers.Singleton(RateLimitRepository, rate_limit_engine), settings
     )
 
 
@@ -53,5 +54,6 @@ def build_container(settings: Settings | None = None) -> Container:
 def shutdown_container(container: Container) -> None:
     """Release app-lifetime resources: pooled database connections, HTTP clients."""
     container.engine().dispose()
+    container.rate_limit_engine().dispose()
     container.oauth_http().close()
     container.eod_http().close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -65,3 +65,25 @@ def test_a_date_past_the_calendar_end_fails_loudly() -> None:
 def test_non_trading_day_has_no_session_times(cal: MarketCalendar) -> None:
     with pytest.raises(ValueError, match="not an NYSE trading day"):
         cal.session_times(date(2026, 11, 26), 5)
+
+
+def test_trading_day_window_cache_agrees_with_a_fresh_lookup(cal: MarketCalendar) -> None:
+    """trading_day_for keeps the last close-to-close window; walking instants forwards and
+    backwards across Thanksgiving, the early close and a weekend (and exactly onto
+    closes) must give what an uncached lookup gives."""
+    closes = [cal.session_times(d, 5).market_close for d in (date(2026, 11, 25), date(2026, 11, 27))]
+    instants = [datetime(2026, 11, 24, 12, tzinfo=UTC) + timedelta(minutes=37 * i) for i in range(300)]
+    instants += closes + [c - timedelta(microseconds=1) for c in closes]
+    for instant in instants + instants[::-1]:
+        cached = cal.trading_day_for(instant)
+        fresh = _uncached(cal).trading_day_for(instant)
+        assert cached == fresh, instant
+    assert cal.trading_day_for(closes[0]) == date(2026, 11, 27)  # after Wednesday's close: Friday
+    assert cal.trading_day_for(closes[0] - timedelta(microseconds=1)) == date(2026, 11, 25)
+
+
+def _uncached(cal: MarketCalendar) -> MarketCalendar:
+    copy = object.__new__(MarketCalendar)
+    copy.__dict__.update(cal.__dict__)
+    copy._day_window = None
+    return copy

@@ -97,3 +97,19 @@ def test_gc_removes_expired_windows(
     r = limited.post("/internal/maintenance/gc", headers={"X-Internal-Token": settings.internal_token})
     assert r.status_code == 200
     assert r.json()["data"]["details"]["rate_limit_windows_deleted"] == before
+
+
+def test_counters_commit_without_waiting_for_the_wal_flush_game_data_does(
+    settings: Settings, clock: FrozenClock, live_engine: Engine
+) -> None:
+    """The limiter has its own pool with synchronous_commit off (a busy counter row is
+    locked only briefly); the request pool keeps durable commits."""
+    container = build_test_container(settings, clock)
+    try:
+        with container.rate_limit_engine().connect() as conn:
+            assert conn.execute(text("SHOW synchronous_commit")).scalar_one() == "off"
+        with container.engine().connect() as conn:
+            assert conn.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
+    finally:
+        container.engine().dispose()
+        container.rate_limit_engine().dispose()

@@ -10,7 +10,8 @@ if TYPE_CHECKING:
     from myapi.container import Container
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
+    # async: no I/O, so it runs on the event loop instead of costing a thread-pool hop.
     container: Container = request.app.state.container
     return container
 

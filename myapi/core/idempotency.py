@@ -19,14 +19,14 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NamedTuple, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import delete, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import bindparam, delete, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from myapi.core.clock import Clock
@@ -79,6 +79,32 @@ async def idempotency_input(request: Request) -> IdempotencyInput:
 IdempotencyDep = Annotated[IdempotencyInput, Depends(idempotency_input)]
 
 
+class StoredResponse(NamedTuple):
+    request_hash: str
+    response_status: int | None
+    response_body: dict[str, Any] | None
+    expires_at: datetime
+
+
+# Constant statements: every keyed write runs them.
+_FIND = text(
+    "SELECT request_hash, response_status, response_body, expires_at FROM crypto.idempotency_keys "
+    "WHERE user_id = :user_id AND key = :key"
+)
+_SAVE = text(
+    """
+    INSERT INTO crypto.idempotency_keys AS k
+        (user_id, key, method, path, request_hash, response_status, response_body, created_at, expires_at)
+    VALUES (:user_id, :key, :method, :path, :request_hash, :response_status, :response_body,
+            :created_at, :expires_at)
+    ON CONFLICT (user_id, key) DO UPDATE SET
+        method = EXCLUDED.method, path = EXCLUDED.path, request_hash = EXCLUDED.request_hash,
+        response_status = EXCLUDED.response_status, response_body = EXCLUDED.response_body,
+        created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
+    """
+).bindparams(bindparam("response_body", type_=JSONB))
+
+
 class IdempotencyRepository:
     """SQL for idempotency keys. Never commits."""
 
@@ -93,18 +119,13 @@ class IdempotencyRepository:
             ).scalar_one()
         )
 
-    def find(self, user_id: int, key: str) -> IdempotencyKey | None:
-        stmt = select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
-        return self.session.scalars(stmt).one_or_none()
+    def find(self, user_id: int, key: str) -> StoredResponse | None:
+        row = self.session.execute(_FIND, {"user_id": user_id, "key": key}).first()
+        return None if row is None else StoredResponse(*row)
 
     def save(self, row: dict[str, Any]) -> None:
-        stmt = insert(IdempotencyKey).values(**row)
-        # Replaces an expired row with the same key.
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["user_id", "key"],
-            set_={col: stmt.excluded[col] for col in row if col not in ("user_id", "key")},
-        )
-        self.session.execute(stmt)
+        """Store a response; replaces an expired row with the same key."""
+        self.session.execute(_SAVE, row)
 
     def delete_expired(self, now: datetime) -> int:
         result = self.session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now))

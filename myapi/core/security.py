@@ -47,13 +47,14 @@ class CurrentUser:
 @dataclass(frozen=True)
 class TokenCheck:
     """The bearer token of the request, verified once and shared by every dependency
-    that needs it (FastAPI caches a dependency per request)."""
+    that needs it (FastAPI caches a dependency per request). Verifying is CPU only, so
+    `token_check` is async: it runs on the event loop, not in the thread pool."""
 
     claims: AccessClaims | None
     error: UnauthorizedError | None
 
 
-def token_check(
+async def token_check(
     container: ContainerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
 ) -> TokenCheck:
@@ -70,12 +71,12 @@ def token_check(
 def current_user(session: DbSession, token: Annotated[TokenCheck, Depends(token_check)]) -> CurrentUser:
     if token.claims is None:
         raise token.error or UnauthorizedError()
-    user = UsersRepository(session).get(token.claims.user_id)
+    access = UsersRepository(session).access(token.claims.user_id)
     # A deactivated (or deleted) user's tokens stop working at once.
-    if user is None or not user.is_active:
+    if access is None or not access[1]:
         raise UnauthorizedError("Invalid or expired access token", headers={"WWW-Authenticate": "Bearer"})
     # The role comes from the database, so a demotion takes effect immediately.
-    return CurrentUser(id=user.id, role=user.role, token_jti=token.claims.jti)
+    return CurrentUser(id=token.claims.user_id, role=access[0], token_jti=token.claims.jti)
 
 
 CurrentUserDep = Annotated[CurrentUser, Depends(current_user)]

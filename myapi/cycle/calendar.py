@@ -49,6 +49,8 @@ class MarketCalendar:
         )
         self.first_day: date = self._cal.first_session.date()
         self.last_day: date = self._cal.last_session.date()
+        # (from, until, day): trading_day_for(t) == day for from <= t < until.
+        self._day_window: tuple[datetime, datetime, date] | None = None
 
     def _out_of_range(self, day: date) -> CalendarRangeError:
         return CalendarRangeError(
@@ -103,15 +105,27 @@ class MarketCalendar:
     def trading_day_for(self, instant: datetime) -> date:
         """The trading day that predictions made at `instant` are about: the first session
         that has not closed yet (after D-1's close, the game is about D)."""
+        # Every prediction asks this: the answer is the same from one close to the next,
+        # so the last window is kept (one tuple, replaced atomically; no lock needed).
+        window = self._day_window
+        if window is not None and window[0] <= instant < window[1]:
+            return window[2]
         candidate = instant.astimezone(NEW_YORK).date()
         ts = self._check(candidate)
         try:
             session = self._cal.date_to_session(ts, direction="next")
             if self._cal.session_close(session).to_pydatetime() <= instant:
                 session = self._cal.next_session(session)
+            close = self._cal.session_close(session).to_pydatetime()
         except (DateOutOfBounds, RequestedSessionOutOfBounds) as exc:
             raise self._out_of_range(candidate) from exc
-        return self._as_date(session)
+        day = self._as_date(session)
+        try:
+            since = self._cal.session_close(self._cal.previous_session(session)).to_pydatetime()
+        except (DateOutOfBounds, RequestedSessionOutOfBounds):
+            since = instant  # the calendar's first session: known from here on
+        self._day_window = (since, close, day)
+        return day
 
     def _as_date(self, ts: pd.Timestamp) -> date:
         result: date = ts.date()

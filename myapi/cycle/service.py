@@ -14,7 +14,6 @@ from myapi.core.config import Settings
 from myapi.core.enums import Phase
 from myapi.core.errors import AppError
 from myapi.cycle.calendar import MarketCalendar, SessionTimes
-from myapi.cycle.models import SessionControl
 from myapi.cycle.repository import SessionsRepository
 
 _ONE_SECOND = timedelta(seconds=1)
@@ -71,7 +70,7 @@ class SessionService:
             market_open_at=times.market_open,
             market_close_at=times.market_close,
             settled_at=row.settled_at if row else None,
-            can_predict=is_open_for_predictions(row, now),
+            can_predict=row is not None and is_open_for_predictions(row.phase, row.predict_cutoff_at, now),
             is_early_close=times.is_early_close,
         )
 
@@ -102,7 +101,7 @@ class SessionService:
         return {"trading_day": day.isoformat(), "flipped": flipped}
 
 
-def is_open_for_predictions(row: SessionControl | None, now: datetime) -> bool:
+def is_open_for_predictions(phase: Phase | None, predict_cutoff_at: datetime | None, now: datetime) -> bool:
     """PREDICT phase and before the cutoff. The clock is the truth: past the cutoff
-    nothing is accepted even if the phase flip has not run yet."""
-    return row is not None and row.phase == Phase.PREDICT and now < row.predict_cutoff_at
+    nothing is accepted even if the phase flip has not run yet. (None: no session.)"""
+    return phase == Phase.PREDICT and predict_cutoff_at is not None and now < predict_cutoff_at

@@ -5,11 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from myapi.outbox.models import OutboxEvent
+
+# A constant statement: most player writes append an event.
+_ADD = text(
+    "INSERT INTO crypto.outbox (topic, payload, group_id, dedup_id, created_at, next_attempt_at) "
+    "VALUES (:topic, :payload, :group_id, :dedup_id, :now, :now)"
+).bindparams(bindparam("payload", type_=JSONB))
 
 
 class OutboxRepository:
@@ -27,14 +33,8 @@ class OutboxRepository:
     ) -> None:
         """Append an event in the caller's transaction (published later by the relay)."""
         self.session.execute(
-            insert(OutboxEvent).values(
-                topic=topic,
-                payload=payload,
-                group_id=group_id,
-                dedup_id=dedup_id,
-                created_at=now,
-                next_attempt_at=now,
-            )
+            _ADD,
+            {"topic": topic, "payload": payload, "group_id": group_id, "dedup_id": dedup_id, "now": now},
         )
 
 

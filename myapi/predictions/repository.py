@@ -2,20 +2,66 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import and_, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from myapi.core.enums import Choice, PredictionStatus
+from myapi.core.enums import Choice, Phase, PredictionStatus
 from myapi.predictions.models import Prediction
+
+# The submit path's statements are constants: no statement building or ORM entity per
+# request (the hot path of the product).
+_SUBMISSION_CONTEXT = text(
+    """
+    SELECT s.phase, s.predict_cutoff_at, u.symbol IS NOT NULL AS listed, u.baseline_price, u.baseline_at
+    FROM crypto.session_control s
+    LEFT JOIN crypto.active_universe u ON u.trading_day = s.trading_day AND u.symbol = :symbol
+    WHERE s.trading_day = :day
+    """
+)
+_INSERT_OR_REVIVE = text(
+    """
+    INSERT INTO crypto.predictions AS p
+        (trading_day, user_id, symbol, choice, status, baseline_price, baseline_at, submitted_at, updated_at)
+    VALUES (:day, :user_id, :symbol, CAST(:choice AS crypto.choice), 'PENDING', :baseline_price,
+            :baseline_at, :now, :now)
+    ON CONFLICT (trading_day, user_id, symbol) DO UPDATE SET
+        choice = EXCLUDED.choice, status = 'PENDING', baseline_price = EXCLUDED.baseline_price,
+        baseline_at = EXCLUDED.baseline_at, submitted_at = EXCLUDED.submitted_at,
+        updated_at = EXCLUDED.updated_at
+    WHERE p.status = 'CANCELLED'
+    RETURNING p.id
+    """
+)
+
+
+@dataclass(frozen=True)
+class SubmissionContext:
+    """The session (None when the day has none) and the symbol's universe entry."""
+
+    phase: Phase | None
+    predict_cutoff_at: datetime | None
+    listed: bool
+    baseline_price: Decimal | None
+    baseline_at: datetime | None
 
 
 class PredictionsRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def submission_context(self, trading_day: date, symbol: str) -> SubmissionContext:
+        """What a submit needs to know, in one round trip: the day's session (phase,
+        cutoff) and the symbol's universe entry with its baseline."""
+        row = self.session.execute(_SUBMISSION_CONTEXT, {"day": trading_day, "symbol": symbol}).first()
+        if row is None:
+            return SubmissionContext(None, None, False, None, None)
+        return SubmissionContext(
+            Phase(row.phase), row.predict_cutoff_at, bool(row.listed), row.baseline_price, row.baseline_at
+        )
 
     def insert_or_revive(
         self,
@@ -31,31 +77,18 @@ class PredictionsRepository:
         """Insert the prediction, or bring back one the player cancelled earlier today.
         None when a live prediction for (day, user, symbol) exists already — one
         statement, so concurrent duplicates cannot both succeed."""
-        values = {
-            "trading_day": trading_day,
-            "user_id": user_id,
-            "symbol": symbol,
-            "choice": choice,
-            "status": PredictionStatus.PENDING,
-            "baseline_price": baseline_price,
-            "baseline_at": baseline_at,
-            "submitted_at": now,
-            "updated_at": now,
-        }
-        insert_stmt = insert(Prediction).values(**values)
-        stmt = insert_stmt.on_conflict_do_update(
-            index_elements=["trading_day", "user_id", "symbol"],
-            set_={
-                "choice": insert_stmt.excluded.choice,
-                "status": PredictionStatus.PENDING,
-                "baseline_price": insert_stmt.excluded.baseline_price,
-                "baseline_at": insert_stmt.excluded.baseline_at,
-                "submitted_at": insert_stmt.excluded.submitted_at,
-                "updated_at": insert_stmt.excluded.updated_at,
+        return self.session.execute(
+            _INSERT_OR_REVIVE,
+            {
+                "day": trading_day,
+                "user_id": user_id,
+                "symbol": symbol,
+                "choice": choice.value,
+                "baseline_price": baseline_price,
+                "baseline_at": baseline_at,
+                "now": now,
             },
-            where=Prediction.status == PredictionStatus.CANCELLED,
-        ).returning(Prediction.id)
-        return self.session.execute(stmt).scalar_one_or_none()
+        ).scalar_one_or_none()
 
     def get_live(self, trading_day: date, user_id: int, symbol: str) -> Prediction | None:
         """The player's PENDING prediction, locked for a change or a cancel."""

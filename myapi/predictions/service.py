@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from myapi.core.clock import Clock, to_kst
 from myapi.core.config import Settings
-from myapi.core.enums import Choice, PredictionStatus
+from myapi.core.enums import Choice, Phase, PredictionStatus
 from myapi.core.errors import AppError, NotFoundError
 from myapi.cycle.calendar import MarketCalendar
 from myapi.cycle.repository import SessionsRepository
@@ -19,7 +19,6 @@ from myapi.outbox.repository import OutboxRepository
 from myapi.predictions.models import Prediction
 from myapi.predictions.repository import PredictionsRepository
 from myapi.slots.service import SlotService
-from myapi.universe.repository import UniverseRepository
 
 PREDICTION_TOPIC_SUBMITTED = "prediction.submitted"
 PREDICTION_TOPIC_CHANGED = "prediction.changed"
@@ -49,6 +48,15 @@ class PredictionNotFoundError(NotFoundError):
     message = "You have no open prediction for this symbol today"
 
 
+def _require_open(day: date, phase: Phase | None, predict_cutoff_at: datetime | None, now: datetime) -> None:
+    """PRED_001 unless the day's session accepts predictions now."""
+    if not is_open_for_predictions(phase, predict_cutoff_at, now):
+        details: dict[str, object] = {"trading_day": day.isoformat()}
+        if predict_cutoff_at is not None:
+            details["predict_cutoff_at"] = to_kst(predict_cutoff_at).isoformat()
+        raise PredictionsClosedError(details=details)
+
+
 @dataclass(frozen=True)
 class Accepted:
     prediction_id: int
@@ -71,11 +79,10 @@ class PredictionService:
         """Today's trading day, if it accepts predictions now; else PRED_001."""
         day = self._calendar.trading_day_for(now)
         row = SessionsRepository(self._session).get(day)
-        if not is_open_for_predictions(row, now):
-            details: dict[str, object] = {"trading_day": day.isoformat()}
-            if row is not None:
-                details["predict_cutoff_at"] = to_kst(row.predict_cutoff_at).isoformat()
-            raise PredictionsClosedError(details=details)
+        if row is None:
+            _require_open(day, None, None, now)
+        else:
+            _require_open(day, row.phase, row.predict_cutoff_at, now)
         return day
 
     def submit(self, user_id: int, symbol: str, choice: Choice) -> Accepted:
@@ -90,17 +97,18 @@ class PredictionService:
         `prediction.submitted` outbox event commit together or not at all.
         """
         now = self._clock.now()
-        day = self._open_day(now)
-        item = UniverseRepository(self._session).get(day, symbol)
-        if item is None:
+        day = self._calendar.trading_day_for(now)
+        context = self._repo.submission_context(day, symbol)
+        _require_open(day, context.phase, context.predict_cutoff_at, now)
+        if not context.listed:
             raise NotInUniverseError(details={"symbol": symbol, "trading_day": day.isoformat()})
         prediction_id = self._repo.insert_or_revive(
             trading_day=day,
             user_id=user_id,
             symbol=symbol,
             choice=choice,
-            baseline_price=item.baseline_price,
-            baseline_at=item.baseline_at,
+            baseline_price=context.baseline_price,
+            baseline_at=context.baseline_at,
             now=now,
         )
         if prediction_id is None:

@@ -3,37 +3,67 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import TextClause, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from myapi.slots.models import AdUnlock, UserLimit
+from myapi.slots.models import AdUnlock
 from myapi.slots.policy import SlotState
+
+
+class LimitRow(NamedTuple):
+    """A player's slot counters for one day, as stored."""
+
+    base_slots: int
+    used_slots: int
+    ad_unlocks: int
+    cooldown_unlocks: int
+    cooldown_started_at: datetime | None
+
+
+# Constant statements: slot accounting runs on every prediction submit.
+_COLUMNS = "base_slots, used_slots, ad_unlocks, cooldown_unlocks, cooldown_started_at"
+_GET = text(f"SELECT {_COLUMNS} FROM crypto.user_limits WHERE user_id = :user_id AND trading_day = :day")
+_LOCK = text(
+    f"SELECT {_COLUMNS} FROM crypto.user_limits WHERE user_id = :user_id AND trading_day = :day FOR UPDATE"
+)
+_CREATE = text(
+    "INSERT INTO crypto.user_limits (user_id, trading_day, base_slots) VALUES (:user_id, :day, :base) "
+    "ON CONFLICT (user_id, trading_day) DO NOTHING"
+)
+_SAVE = text(
+    """
+    UPDATE crypto.user_limits SET
+        used_slots = :used_slots, ad_unlocks = :ad_unlocks, cooldown_unlocks = :cooldown_unlocks,
+        cooldown_started_at = :cooldown_started_at, cooldown_until = :cooldown_until, updated_at = :now
+    WHERE user_id = :user_id AND trading_day = :day
+    """
+)
 
 
 class SlotsRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def lock(self, user_id: int, trading_day: date, base_slots: int) -> UserLimit:
-        """The player's row for the day, created if missing and locked (FOR UPDATE):
-        every slot change of one player and day is serialised on it."""
-        self.session.execute(
-            insert(UserLimit)
-            .values(user_id=user_id, trading_day=trading_day, base_slots=base_slots)
-            .on_conflict_do_nothing(index_elements=["user_id", "trading_day"])
-        )
-        stmt = (
-            select(UserLimit)
-            .where(UserLimit.user_id == user_id, UserLimit.trading_day == trading_day)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        return self.session.scalars(stmt).one()
+    def _read(self, statement: TextClause, user_id: int, trading_day: date) -> LimitRow | None:
+        row = self.session.execute(statement, {"user_id": user_id, "day": trading_day}).first()
+        return None if row is None else LimitRow(*row)
 
-    def get(self, user_id: int, trading_day: date) -> UserLimit | None:
-        return self.session.get(UserLimit, (user_id, trading_day))
+    def lock(self, user_id: int, trading_day: date, base_slots: int) -> LimitRow:
+        """The player's row for the day, created if missing and locked (FOR UPDATE):
+        every slot change of one player and day is serialised on it. One statement
+        when the row exists (every submit but the day's first)."""
+        row = self._read(_LOCK, user_id, trading_day)
+        if row is None:
+            self.session.execute(_CREATE, {"user_id": user_id, "day": trading_day, "base": base_slots})
+            row = self._read(_LOCK, user_id, trading_day)
+        assert row is not None  # created above, or by a concurrent request (then locked)
+        return row
+
+    def get(self, user_id: int, trading_day: date) -> LimitRow | None:
+        return self._read(_GET, user_id, trading_day)
 
     def save_state(
         self,
@@ -44,16 +74,17 @@ class SlotsRepository:
         now: datetime,
     ) -> None:
         self.session.execute(
-            update(UserLimit)
-            .where(UserLimit.user_id == user_id, UserLimit.trading_day == trading_day)
-            .values(
-                used_slots=state.used,
-                ad_unlocks=state.ad_unlocks,
-                cooldown_unlocks=state.cooldown_unlocks,
-                cooldown_started_at=state.cooldown_started_at,
-                cooldown_until=cooldown_until,
-                updated_at=now,
-            )
+            _SAVE,
+            {
+                "used_slots": state.used,
+                "ad_unlocks": state.ad_unlocks,
+                "cooldown_unlocks": state.cooldown_unlocks,
+                "cooldown_started_at": state.cooldown_started_at,
+                "cooldown_until": cooldown_until,
+                "now": now,
+                "user_id": user_id,
+                "day": trading_day,
+            },
         )
 
     def record_unlock(

@@ -14,9 +14,9 @@ from myapi.core.clock import Clock, to_kst
 from myapi.core.config import Settings
 from myapi.core.errors import AppError
 from myapi.slots import policy
-from myapi.slots.models import AdUnlock, UserLimit
+from myapi.slots.models import AdUnlock
 from myapi.slots.policy import SlotRules, SlotState
-from myapi.slots.repository import SlotsRepository
+from myapi.slots.repository import LimitRow, SlotsRepository
 
 
 class NoSlotError(AppError):
@@ -98,7 +98,7 @@ class SlotService:
         )
 
     # --- state -------------------------------------------------------------------
-    def _state(self, row: UserLimit | None) -> SlotState:
+    def _state(self, row: LimitRow | None) -> SlotState:
         if row is None:
             return SlotState(self.rules.base, 0, 0, 0, None)
         return SlotState(

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from myapi.core.enums import UserRole
 from myapi.users.models import User
 
+# Every authenticated request reads this: a constant statement, no ORM entity.
+_ACCESS = text("SELECT role, is_active FROM crypto.users WHERE id = :id")
+
 
 class UsersRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def access(self, user_id: int) -> tuple[UserRole, bool] | None:
+        """(role, is_active) of a user, or None: what access control needs per request."""
+        row = self.session.execute(_ACCESS, {"id": user_id}).first()
+        return None if row is None else (UserRole(row.role), bool(row.is_active))
 
     def get(self, user_id: int) -> User | None:
         return self.session.get(User, user_id)
