@@ -10,11 +10,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
-from myapi.core.db import unit_of_work
+from myapi.core.db import make_engine, unit_of_work
 from tests import support
+from tests.conftest import make_settings
 from tests.support import LiveServer
 
 
@@ -124,3 +127,30 @@ def test_container_never_provides_a_session() -> None:
         assert not isinstance(provider, providers.Resource), name
         provided = getattr(provider, "provides", None)
         assert provided is not Session, name
+
+
+@pytest.mark.parametrize("idle_s", [0.0, 3600.0])
+def test_a_connection_killed_while_idle_in_the_pool(database_url: str, idle_s: float) -> None:
+    """Past DB_PING_IDLE_S a pooled connection is pinged before use and a dead one is
+    replaced without the caller noticing; a connection used again sooner than that is
+    not pinged (no round trip per request), so its death surfaces as a disconnect
+    error, after which the pool reconnects."""
+    engine = make_engine(
+        make_settings(database_url, "", db_pool_size=1, db_max_overflow=0, db_ping_idle_s=idle_s)
+    )
+    try:
+        with engine.connect() as conn:
+            victim = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        killer = create_engine(database_url, poolclass=NullPool)
+        with killer.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": victim})
+        if idle_s == 0.0:
+            with engine.connect() as conn:  # pinged, found dead, replaced
+                assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != victim
+        else:
+            with pytest.raises(OperationalError), engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            with engine.connect() as conn:  # the pool was invalidated: a new connection
+                assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != victim
+    finally:
+        engine.dispose()

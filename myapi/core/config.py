@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=20, ge=0, le=200)
     db_pool_timeout_s: float = Field(default=10.0, gt=0)
+    # A pooled connection idle this long is pinged before use (dead ones are replaced).
+    db_ping_idle_s: float = Field(default=10.0, ge=0)
     db_statement_timeout_ms: int = Field(default=15_000, ge=0)
     # A session of ours idle inside a transaction longer than this is ended by the server
     # (a crashed process can never hold row locks for long); 0 disables it.

@@ -8,12 +8,14 @@ the pool. The container holds the engine and the sessionmaker, never a session.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from myapi.core.config import Settings
@@ -47,14 +49,39 @@ def _engine(settings: Settings, extra_options: str, pool_size: int, max_overflow
         options += f" -c idle_in_transaction_session_timeout={settings.db_idle_in_transaction_timeout_ms}"
     # Notice a vanished client (a killed process) even while its query waits on a lock.
     options += " -c client_connection_check_interval=2000"
-    return create_engine(
+    engine = create_engine(
         settings.database_url,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=settings.db_pool_timeout_s,
-        pool_pre_ping=True,
         connect_args={"application_name": "oxuniverse", "options": options, "connect_timeout": 5},
     )
+    ping_when_idle(engine, settings.db_ping_idle_s)
+    return engine
+
+
+def ping_when_idle(engine: Engine, idle_s: float) -> None:
+    """Pessimistic disconnect handling without a round trip per request: `pool_pre_ping`
+    pings on every checkout (two per player request); this pings only a connection that
+    sat in the pool for `idle_s` or longer — under load none do — and a dead one is
+    replaced transparently (DisconnectionError makes the pool reconnect and retry). A
+    connection that dies while in use still fails that request (503) and invalidates
+    the pool, as with pre-ping."""
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        # info is cleared when a connection is invalidated: a fresh one is not pinged.
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < idle_s:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError("connection lost while idle in the pool") from exc
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
