@@ -1,13 +1,17 @@
 """Benchmark of the outbox pipeline: committed outbox row -> relay -> SQS -> consumer.
 
     .venv/bin/python -m scripts.bench.pipeline [--events 5000] [--batch 50] [--rate 1000]
+        [--sqs-server fauxqs|subprocess|in-process] [--consumers 1]
 
 Not part of the test run. What it does, and undoes at the end (also on Ctrl-C or an error):
 
 1. A fresh database on the local server (BENCH_DATABASE_URL, else 127.0.0.1:5432, else
    embedded), migrated to head; dropped at the end.
-2. An SQS endpoint (BENCH_SQS_ENDPOINT_URL, else an in-process SQS-compatible server) and
-   the app's queues under a prefix of this run's own.
+2. An SQS endpoint (BENCH_SQS_ENDPOINT_URL, else a local SQS-compatible server: by
+   default fauxqs, a Node.js server installed from npm on first use into
+   .local/bench-fauxqs, pinned by scripts/bench/fauxqs/package-lock.json; moto with
+   --sqs-server subprocess|in-process) and the app's queues under a prefix of this
+   run's own.
 3. The relay as the app runs it, `python -m batch.outbox_relay`, in a process of its own
    (OUTBOX_POLL_INTERVAL_S=0.05), and in this process a consumer standing for a worker's
    receive loop: long polls of the settlement queue (10 per receive, 1 s wait), the
@@ -218,23 +222,54 @@ def wait_until(predicate: Any, timeout_s: float, alive: Any) -> bool:
     return predicate()
 
 
+FAUXQS_SOURCE = ROOT / "scripts" / "bench" / "fauxqs"
+FAUXQS_HOME = ROOT / ".local" / "bench-fauxqs"
+
+
+def install_fauxqs() -> Path:
+    """fauxqs (npm, pinned by scripts/bench/fauxqs/package-lock.json) installed once into
+    .local/bench-fauxqs with `npm ci`; reinstalled when the pinned files change."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        raise RuntimeError("--sqs-server fauxqs needs Node.js and npm; or use --sqs-server subprocess")
+    FAUXQS_HOME.mkdir(parents=True, exist_ok=True)
+    names = ("package.json", "package-lock.json", "start.mjs")
+    stale = any(
+        not (FAUXQS_HOME / n).exists() or (FAUXQS_HOME / n).read_bytes() != (FAUXQS_SOURCE / n).read_bytes()
+        for n in names
+    )
+    if stale or not (FAUXQS_HOME / "node_modules" / "fauxqs").is_dir():
+        for n in names:
+            shutil.copyfile(FAUXQS_SOURCE / n, FAUXQS_HOME / n)
+        log(f"installing fauxqs into {FAUXQS_HOME} (npm ci)")
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=FAUXQS_HOME, check=True
+        )
+    return FAUXQS_HOME
+
+
 @dataclass
 class SqsProcess:
-    """An SQS-compatible server (moto) in a process of its own (--sqs-server subprocess)."""
+    """An SQS-compatible server in a process of its own: moto (--sqs-server subprocess)
+    or fauxqs, a Node.js server (--sqs-server fauxqs)."""
 
     log_path: Path
+    kind: str = "moto"
     process: subprocess.Popen[bytes] | None = None
     url: str = ""
 
     def start(self) -> None:
         port = devstack.free_port()
+        env = dict(os.environ)
+        if self.kind == "fauxqs":
+            cwd = install_fauxqs()
+            command = ["node", "start.mjs"]
+            env["FAUXQS_PORT"] = str(port)
+        else:
+            cwd = ROOT
+            command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
         with self.log_path.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                cwd=ROOT,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
         self.url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -344,9 +379,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--consumers", type=int, default=1, help="consumer threads (receive loops)")
     parser.add_argument(
         "--sqs-server",
-        choices=["in-process", "subprocess"],
-        default="in-process",
-        help="where the local SQS server runs when BENCH_SQS_ENDPOINT_URL is not set",
+        choices=["fauxqs", "subprocess", "in-process"],
+        default="fauxqs",
+        help="the local SQS-compatible server when BENCH_SQS_ENDPOINT_URL is not set: fauxqs "
+        "(Node.js, npm-installed on first use; default), moto in a subprocess, or moto in-process",
     )
     parser.add_argument(
         "--no-diagnostics",
@@ -382,10 +418,11 @@ def main(argv: list[str] | None = None) -> int:
         url = devstack.render_url(pg.create_database(name))
         log(f"database {name} created")
         devstack.migrate(url)
-        if args.sqs_server == "subprocess" and not os.environ.get("BENCH_SQS_ENDPOINT_URL"):
-            sqs_process = SqsProcess(workdir / "sqs.log")
+        if args.sqs_server != "in-process" and not os.environ.get("BENCH_SQS_ENDPOINT_URL"):
+            kind = "fauxqs" if args.sqs_server == "fauxqs" else "moto"
+            sqs_process = SqsProcess(workdir / "sqs.log", kind)
             sqs_process.start()
-            sqs_url, sqs_source = sqs_process.url, "subprocess (moto)"
+            sqs_url, sqs_source = sqs_process.url, f"subprocess ({kind})"
         else:
             sqs = devstack.find_sqs("BENCH_SQS_ENDPOINT_URL")
             sqs_url, sqs_source = (
