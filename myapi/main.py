@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -53,6 +54,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Sync routes and dependencies run in anyio's thread pool; its size bounds the
+        # requests doing Python/DB work at once in this process.
+        to_thread.current_default_thread_limiter().total_tokens = settings.api_thread_pool_size
+        # Built now, not by the first request: the NYSE calendar (~1 s) and the JWT keys.
+        container.calendar()
+        container.token_codec()
         yield
         shutdown_container(container)
 

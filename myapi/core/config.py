@@ -42,9 +42,13 @@ class Settings(BaseSettings):
 
     # --- database ----------------------------------------------------------
     database_url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/oxuniverse"
+    # Threads for sync routes/dependencies per API process (anyio's default is 40).
+    api_thread_pool_size: int = Field(default=40, ge=1, le=400)
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=20, ge=0, le=200)
     db_pool_timeout_s: float = Field(default=10.0, gt=0)
+    # The rate limiter's own pool (one short autocommit statement per request).
+    db_rate_limit_pool_size: int = Field(default=5, ge=1, le=100)
     # A pooled connection idle this long is pinged before use (dead ones are replaced).
     db_ping_idle_s: float = Field(default=10.0, ge=0)
     db_statement_timeout_ms: int = Field(default=15_000, ge=0)

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine.interfaces import IsolationLevel
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,16 +32,27 @@ def make_rate_limit_engine(settings: Settings) -> Engine:
     synchronous_commit off: a counter commit does not wait for the WAL flush, so the
     row lock on a busy counter (one IP behind many players) is held for microseconds,
     and a crash can lose at most the last few counts — acceptable for a rate limit,
-    never used for game data. It also keeps limiter traffic out of the request pool."""
+    never used for game data. It also keeps limiter traffic out of the request pool.
+    Statements autocommit (the limiter's one statement is its own transaction)."""
     return _engine(
         settings,
         " -c synchronous_commit=off",
-        max(1, settings.db_pool_size // 2),
-        settings.db_max_overflow // 2,
+        settings.db_rate_limit_pool_size,
+        # No overflow: connections held for one short statement are better waited for
+        # than opened and closed per request (a new backend each time) under load.
+        0,
+        # Each use is one statement: autocommit makes it one round trip (no BEGIN/COMMIT).
+        isolation_level="AUTOCOMMIT",
     )
 
 
-def _engine(settings: Settings, extra_options: str, pool_size: int, max_overflow: int) -> Engine:
+def _engine(
+    settings: Settings,
+    extra_options: str,
+    pool_size: int,
+    max_overflow: int,
+    isolation_level: IsolationLevel | None = None,
+) -> Engine:
     # The database speaks UTC; the API renders instants in KST.
     options = "-c timezone=UTC" + extra_options
     if settings.db_statement_timeout_ms:
@@ -49,12 +61,14 @@ def _engine(settings: Settings, extra_options: str, pool_size: int, max_overflow
         options += f" -c idle_in_transaction_session_timeout={settings.db_idle_in_transaction_timeout_ms}"
     # Notice a vanished client (a killed process) even while its query waits on a lock.
     options += " -c client_connection_check_interval=2000"
+    extra: dict[str, Any] = {} if isolation_level is None else {"isolation_level": isolation_level}
     engine = create_engine(
         settings.database_url,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=settings.db_pool_timeout_s,
         connect_args={"application_name": "oxuniverse", "options": options, "connect_timeout": 5},
+        **extra,
     )
     ping_when_idle(engine, settings.db_ping_idle_s)
     return engine

@@ -62,7 +62,8 @@ class Verdict:
 
 
 class RateLimitRepository:
-    """SQL for the windows. `hit` autocommits on its own connection."""
+    """SQL for the windows. `hit` is one autocommitted statement on the limiter's engine
+    (myapi.core.db.make_rate_limit_engine)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -70,7 +71,7 @@ class RateLimitRepository:
     def hit(
         self, keys: list[tuple[str, str]], window_start: datetime, previous_start: datetime
     ) -> dict[tuple[str, str], tuple[int, int]]:
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn:  # an autocommit engine: one statement, one round trip
             rows = conn.execute(
                 _HIT,
                 {

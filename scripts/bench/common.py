@@ -45,9 +45,15 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
-def database_backends(database: str) -> list[int]:
-    """PostgreSQL backends (on this machine) connected to `database`, by their process
-    title `postgres: [cluster: ]user database host(port) state`."""
+# Server processes that work for every database: the WAL writer flushes what async
+# commits leave behind, the checkpointer and background writer write dirty pages.
+_POSTGRES_AUXILIARY = ("walwriter", "checkpointer", "background writer", "autovacuum")
+
+
+def postgres_processes(database: str) -> list[int]:
+    """PostgreSQL processes (on this machine) working for `database`: its backends, by
+    their process title `postgres: [cluster: ]user database host(port) state`, and the
+    server's auxiliary processes (WAL writer, checkpointer, background writer, autovacuum)."""
     found: list[int] = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -56,21 +62,24 @@ def database_backends(database: str) -> list[int]:
             title = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if title.startswith("postgres:") and f" {database} " in title:
+        if title.startswith("postgres:") and (
+            f" {database} " in title or any(name in title for name in _POSTGRES_AUXILIARY)
+        ):
             found.append(int(entry))
     return found
 
 
-def machine_cpu_s() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine since boot, all cores."""
+def machine_cpu_s() -> tuple[float, float, float]:
+    """(busy, total, interrupts) CPU seconds of the whole machine since boot, all cores;
+    interrupts = irq + softirq time (on loopback, most of it is the network stack)."""
     try:
         first = Path("/proc/stat").read_text().splitlines()[0].split()
     except OSError:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     values = [int(v) for v in first[1:9]]  # user nice system idle iowait irq softirq steal
     total = sum(values)
     idle = values[3] + values[4]
-    return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS
+    return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS, (values[5] + values[6]) / CLOCK_TICKS
 
 
 # --- servers ------------------------------------------------------------------------

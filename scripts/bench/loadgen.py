@@ -38,7 +38,7 @@ from typing import Any
 
 import httpx
 
-from scripts.bench.common import database_backends, machine_cpu_s, process_cpu_s, process_tree
+from scripts.bench.common import machine_cpu_s, postgres_processes, process_cpu_s, process_tree
 
 MAX_ERROR_SAMPLES = 5
 
@@ -52,33 +52,37 @@ def percentile(sorted_values: list[float], p: float) -> float:
 
 
 def _cpu_snapshot(server_pid: int, database: str) -> dict[str, Any]:
-    busy, total = machine_cpu_s()
+    busy, total, interrupts = machine_cpu_s()
     return {
         "wall": time.perf_counter(),
         "machine_busy": busy,
         "machine_total": total,
+        "interrupts": interrupts,
         "loadgen": time.process_time(),
         "server": sum(process_cpu_s(pid) for pid in process_tree(server_pid)),
-        "postgres": {pid: process_cpu_s(pid) for pid in database_backends(database)},
+        "postgres": {pid: process_cpu_s(pid) for pid in postgres_processes(database)},
     }
 
 
 def _cpu_usage(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
-    """Percent of one core over the window: the load generator, the API processes, the
-    PostgreSQL backends of the bench database, and everything else on the machine."""
+    """Percent of one core over the window: the load generator, the API processes,
+    PostgreSQL (the bench database's backends and the server's auxiliary processes), the
+    kernel's interrupt time (loopback networking), and everything else on the machine."""
     wall = max(after["wall"] - before["wall"], 1e-9)
     total = max(after["machine_total"] - before["machine_total"], 1e-9)
     busy = after["machine_busy"] - before["machine_busy"]
     loadgen = after["loadgen"] - before["loadgen"]
     server = after["server"] - before["server"]
     postgres = sum(cpu - before["postgres"].get(pid, 0.0) for pid, cpu in after["postgres"].items())
+    interrupts = after["interrupts"] - before["interrupts"]
     return {
         "machine_pct_of_all_cores": 100 * busy / total,
         "cores": os.cpu_count() or 1,
         "loadgen_pct_core": 100 * loadgen / wall,
         "server_pct_core": 100 * server / wall,
         "postgres_pct_core": 100 * postgres / wall,
-        "other_pct_core": max(0.0, 100 * (busy - loadgen - server - postgres) / wall),
+        "interrupts_pct_core": 100 * interrupts / wall,
+        "other_pct_core": max(0.0, 100 * (busy - loadgen - server - postgres - interrupts) / wall),
     }
 
 

@@ -269,7 +269,12 @@ def server_env(database_url: str, jwt_keys: str, pool_size: int, extra: dict[str
             "JWT_PUBLIC_KEYS": "",
             "LOG_LEVEL": "WARNING",
             "DB_POOL_SIZE": str(pool_size),
-            "DB_MAX_OVERFLOW": "10",
+            # One connection per concurrent request of a worker (connections / workers),
+            # no overflow: no connection opened and closed per request (a new backend
+            # each time) and within PostgreSQL's default max_connections (100).
+            "DB_MAX_OVERFLOW": "0",
+            # The day's slot cap is base + max ads: room for every pair a player is sent.
+            "BASE_PREDICTION_SLOTS": str(SLOTS_PER_PLAYER),
             "RATE_LIMIT_ENABLED": "true",
             "RATE_LIMIT_READ": LARGE_LIMIT,
             "RATE_LIMIT_WRITE": LARGE_LIMIT,
@@ -327,6 +332,7 @@ def _describe(label: str, route: str, result: dict[str, Any]) -> list[str]:
         + (f"  by status {result['status_counts']}" if result["errors"] else ""),
         f"  cpu          % of one core: api {cpu['server_pct_core']:.0f}, "
         f"postgres {cpu['postgres_pct_core']:.0f}, load generator {cpu['loadgen_pct_core']:.0f}, "
+        f"kernel interrupts {cpu.get('interrupts_pct_core', 0.0):.0f}, "
         f"other {cpu['other_pct_core']:.0f}; machine {cpu['machine_pct_of_all_cores']:.0f}% busy "
         f"({cpu['cores']} cores)",
     ]
@@ -434,7 +440,10 @@ def main(argv: list[str] | None = None) -> int:
         pairs = list(range(len(prepared.user_ids) * len(prepared.symbols)))
         random.Random(args.seed).shuffle(pairs)
         half = len(pairs) // 2
-        env = server_env(database_url, jwt_keys, 20, {"BENCH_TRADING_DAY": prepared.trading_day.isoformat()})
+        pool_size = max(4, -(-args.connections // args.workers))  # concurrent requests per worker
+        env = server_env(
+            database_url, jwt_keys, pool_size, {"BENCH_TRADING_DAY": prepared.trading_day.isoformat()}
+        )
 
         counts: dict[str, dict[str, int]] = {}
         full = serve_and_load(
