@@ -136,7 +136,8 @@ class UvicornServer:
                     streak = streak + 1 if client.get(path).status_code == 200 else 0
                 except httpx.HTTPError:
                     streak = 0
-                if streak >= 5 and len(self.pids()) > self.workers:
+                # With --workers N > 1: a master and N workers; with 1, one process.
+                if streak >= 5 and len(self.pids()) >= (self.workers + 1 if self.workers > 1 else 1):
                     return
                 time.sleep(0.2)
         raise RuntimeError(f"{self.name} did not become healthy in {timeout_s:.0f} s:\n{self.log_tail()}")
