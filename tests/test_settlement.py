@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from myapi.admin.integrity import IntegrityRepository
 from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
+from myapi.core.db import make_sessionmaker, unit_of_work
+from myapi.points.service import PointsLedger
 from myapi.settlement.service import SessionNotClosedError, SettlementService
 from tests.factories import add_close, make_user, open_day, predict
 
@@ -197,3 +201,73 @@ def test_settling_before_the_cutoff_is_refused(db: Session, clock: FrozenClock, 
     open_day(db, clock, settings, ["AAPL"])
     with pytest.raises(SessionNotClosedError):
         SettlementService(db, clock, settings).settle(DAY)
+
+
+def test_a_point_change_racing_the_bulk_ledger_is_kept(
+    live_engine: Engine, clock: FrozenClock, settings: Settings
+) -> None:
+    """The bulk ledger creates or locks every winner's balance row before reading it. A
+    player's adjustment that holds the row while the settlement runs makes the settlement
+    wait, and both land: balance = bonus + adjustment + wins, every balance_after chain
+    consistent (real commits, two threads)."""
+    factory = make_sessionmaker(live_engine)
+    with unit_of_work(factory) as db:
+        open_day(db, clock, settings, ("AAPL", "MSFT"))
+        winner = make_user(db, "racer@example.com")
+        predict(db, clock, settings, winner, "AAPL", "UP")
+        predict(db, clock, settings, winner, "MSFT", "DOWN")
+        add_close(db, "AAPL", DAY, "101.000000")
+        add_close(db, "MSFT", DAY, "100.000000")
+    clock.set(AFTER_CLOSE)
+
+    holding, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def adjust() -> None:
+        try:
+            with unit_of_work(factory) as db:
+                PointsLedger(db, clock).apply(
+                    user_id=winner, delta=7, reason="test", ref_type="TEST", ref_id="race"
+                )
+                holding.set()
+                release.wait(10)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+            holding.set()
+
+    def settle_day() -> None:
+        try:
+            with unit_of_work(factory) as db:
+                SettlementService(db, clock, settings).settle(DAY)
+        except BaseException as exc:
+            errors.append(exc)
+
+    adjuster = threading.Thread(target=adjust)
+    adjuster.start()
+    assert holding.wait(10)
+    settler = threading.Thread(target=settle_day)
+    settler.start()
+    # The settlement is blocked on the player's balance row, held by the adjustment.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not _waiting_on_a_lock(live_engine):
+        time.sleep(0.05)
+    assert _waiting_on_a_lock(live_engine)
+    release.set()
+    adjuster.join(10)
+    settler.join(30)
+    assert errors == []
+    with unit_of_work(factory) as db:
+        assert balances(db, winner) == [1000 + 7 + 2 * settings.points_win_reward]
+        assert_integrity(db)
+
+
+def _waiting_on_a_lock(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return bool(
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+        )
