@@ -38,9 +38,11 @@ class Container(containers.DeclarativeContainer):
     eod_http = providers.Singleton(make_eod_http_client, settings)
     eod_providers = providers.Singleton(build_eod_providers, settings, eod_http)
     eod_breakers = providers.Singleton(make_breakers, eod_providers, clock, settings)
-    rate_limit_engine = providers.Singleton(make_rate_limit_engine, settings)
-    rate_limiter = providers.Singleton(
-        RateLimiter, providers.Singleton(RateLimitRepository, rate_limit_engine), settings
+    # Thread-safe: first used from the thread pool, where a plain Singleton could build
+    # (and leak) more than one engine under a cold-start burst.
+    rate_limit_engine = providers.ThreadSafeSingleton(make_rate_limit_engine, settings)
+    rate_limiter = providers.ThreadSafeSingleton(
+        RateLimiter, providers.ThreadSafeSingleton(RateLimitRepository, rate_limit_engine), settings
     )
 
 

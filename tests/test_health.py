@@ -76,5 +76,6 @@ def test_metrics_count_requests_by_route_template_and_status(client: TestClient)
     assert 'http_requests_total{method="GET",route="/test/items/{item_id}",status="404"} 1.0' in text
     assert 'route="<unmatched>",status="404"' in text
     assert "http_request_duration_seconds_bucket" in text
-    assert "db_pool_checked_out" in text
+    assert 'db_pool_checked_out{pool="request"}' in text
+    assert 'db_pool_size{pool="rate_limit"} 5.0' in text
     assert "outbox_unpublished" in text and "outbox_oldest_age_seconds" in text

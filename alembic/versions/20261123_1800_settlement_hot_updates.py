@@ -9,6 +9,8 @@ entries), which is what makes a 1M-prediction settlement fit its time budget:
 * the predictions index (trading_day, symbol, status) becomes (trading_day, symbol):
   status changes at settlement, and no query needs it in the index.
 
+The index is built and the old one dropped CONCURRENTLY, so deploying this does not
+block submits (if a concurrent build fails it leaves an INVALID index: drop it, re-run).
 The fillfactor applies to pages written from now on; `VACUUM FULL crypto.predictions`
 (or pg_repack) rewrites existing pages with it, if ever wanted.
 
@@ -28,26 +30,47 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # Storage parameters only: no table rewrite, and the lock taken does not block reads
+    # or writes.
     op.execute("ALTER TABLE crypto.predictions SET (fillfactor = 50)")
     op.execute("ALTER TABLE crypto.point_balances SET (fillfactor = 50)")
-    op.create_index(
-        op.f("ix_predictions_trading_day_symbol"),
-        "predictions",
-        ["trading_day", "symbol"],
-        unique=False,
-        schema="crypto",
-    )
-    op.drop_index(op.f("ix_predictions_trading_day_symbol_status"), table_name="predictions", schema="crypto")
+    # CONCURRENTLY (outside a transaction): players keep submitting while the index builds.
+    with op.get_context().autocommit_block():
+        op.create_index(
+            op.f("ix_predictions_trading_day_symbol"),
+            "predictions",
+            ["trading_day", "symbol"],
+            unique=False,
+            schema="crypto",
+            postgresql_concurrently=True,
+            if_not_exists=True,
+        )
+        op.drop_index(
+            op.f("ix_predictions_trading_day_symbol_status"),
+            table_name="predictions",
+            schema="crypto",
+            postgresql_concurrently=True,
+            if_exists=True,
+        )
 
 
 def downgrade() -> None:
-    op.create_index(
-        op.f("ix_predictions_trading_day_symbol_status"),
-        "predictions",
-        ["trading_day", "symbol", "status"],
-        unique=False,
-        schema="crypto",
-    )
-    op.drop_index(op.f("ix_predictions_trading_day_symbol"), table_name="predictions", schema="crypto")
+    with op.get_context().autocommit_block():
+        op.create_index(
+            op.f("ix_predictions_trading_day_symbol_status"),
+            "predictions",
+            ["trading_day", "symbol", "status"],
+            unique=False,
+            schema="crypto",
+            postgresql_concurrently=True,
+            if_not_exists=True,
+        )
+        op.drop_index(
+            op.f("ix_predictions_trading_day_symbol"),
+            table_name="predictions",
+            schema="crypto",
+            postgresql_concurrently=True,
+            if_exists=True,
+        )
     op.execute("ALTER TABLE crypto.point_balances RESET (fillfactor)")
     op.execute("ALTER TABLE crypto.predictions RESET (fillfactor)")

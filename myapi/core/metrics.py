@@ -14,20 +14,22 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 
 
 class _PoolCollector(Collector):
-    """Connection-pool usage, read at scrape time (costs nothing between scrapes)."""
+    """Connection-pool usage per pool (label `pool`: the request pool, the rate
+    limiter's), read at scrape time (costs nothing between scrapes)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, engines: dict[str, Engine]) -> None:
+        self._engines = engines
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        pool = self._engine.pool
         checked_out = GaugeMetricFamily(
-            "db_pool_checked_out", "Database connections currently checked out of the pool"
+            "db_pool_checked_out", "Database connections currently checked out of the pool", labels=["pool"]
         )
-        size = GaugeMetricFamily("db_pool_size", "Configured size of the database pool")
-        if isinstance(pool, QueuePool):
-            checked_out.add_metric([], pool.checkedout())
-            size.add_metric([], pool.size())
+        size = GaugeMetricFamily("db_pool_size", "Configured size of the database pool", labels=["pool"])
+        for name, engine in self._engines.items():
+            pool = engine.pool
+            if isinstance(pool, QueuePool):
+                checked_out.add_metric([name], pool.checkedout())
+                size.add_metric([name], pool.size())
         yield checked_out
         yield size
 
@@ -63,7 +65,7 @@ class _OutboxCollector(Collector):
 
 
 class Metrics:
-    def __init__(self, engine: Engine | None = None) -> None:
+    def __init__(self, engine: Engine | None = None, rate_limit_engine: Engine | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "http_requests_total",
@@ -79,7 +81,10 @@ class Metrics:
             registry=self.registry,
         )
         if engine is not None:
-            self.registry.register(_PoolCollector(engine))
+            pools = {"request": engine}
+            if rate_limit_engine is not None:
+                pools["rate_limit"] = rate_limit_engine
+            self.registry.register(_PoolCollector(pools))
             self.registry.register(_OutboxCollector(engine))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:

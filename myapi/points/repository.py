@@ -77,14 +77,12 @@ class PointsRepository:
         )
         return int(self.session.scalar(stmt) or 0)
 
-    def apply_staged_entries(self, trading_day: date | None, now: datetime) -> tuple[int, int]:
-        """The set-based ledger: apply every row of the temp table `pending_ledger`
-        (user_id, delta, ref_type, ref_id, reason, symbol) with the same invariants as the
-        one-entry path — balance rows created or locked first (in user order, so two
-        bulk writers cannot deadlock), refs already applied skipped, balance_after as the running
-        balance per user, balances updated by the sum. Returns (entries, users)."""
-        # One statement creates the missing balance rows and locks the existing ones
-        # (ON CONFLICT DO UPDATE locks the conflicting row even when its WHERE is false).
+    def lock_staged_balances(self, now: datetime) -> None:
+        """First step of the set-based ledger: create the missing balance rows of the
+        players in the temp table `pending_ledger` and lock them all, in user order (so
+        two bulk writers cannot deadlock) — one statement: ON CONFLICT DO UPDATE locks the
+        conflicting row even when its WHERE is false. Balances read after this in the
+        transaction cannot change underneath it."""
         self.session.execute(
             text(
                 "INSERT INTO crypto.point_balances AS b (user_id, balance, updated_at) "
@@ -93,6 +91,14 @@ class PointsRepository:
             ),
             {"now": now},
         )
+
+    def apply_staged_entries(self, trading_day: date | None, now: datetime) -> tuple[int, int]:
+        """The set-based ledger: apply every row of the temp table `pending_ledger`
+        (user_id, delta, ref_type, ref_id, reason, symbol) with the same invariants as the
+        one-entry path. Call `lock_staged_balances` first in the same transaction (the
+        balance rows locked in user order); then refs already applied are skipped,
+        balance_after is the running balance per user, balances are updated by the sum.
+        Returns (entries, users)."""
         row = self.session.execute(
             text(
                 """

@@ -84,10 +84,14 @@ class SettlementService:
             staged = self._repo.stage_ledger_entries(trading_day)
             entries = users = 0
             if staged:
+                points = PointsRepository(self._session)
+                # Balances are locked before they are checked: a spend committing in
+                # between cannot turn a SETTLE_002 into a constraint violation.
+                points.lock_staged_balances(now)
                 short = self._repo.users_short_of_points()
                 if short:
                     raise ReversalExceedsBalanceError(details={"user_ids": short})
-                entries, users = PointsRepository(self._session).apply_staged_entries(trading_day, now)
+                entries, users = points.apply_staged_entries(trading_day, now)
                 self._repo.outbox_events(trading_day, now)
             result.update(predictions_changed=changed, ledger_entries=entries, players_credited=users)
         if session_row.settled_at is None:
