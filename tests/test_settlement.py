@@ -16,7 +16,7 @@ from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
 from myapi.core.db import make_sessionmaker, unit_of_work
 from myapi.points.service import PointsLedger
-from myapi.settlement.service import SessionNotClosedError, SettlementService
+from myapi.settlement.service import ReversalExceedsBalanceError, SessionNotClosedError, SettlementService
 from tests.factories import add_close, make_user, open_day, predict
 
 DAY = date(2026, 11, 23)
@@ -180,6 +180,27 @@ def test_a_revision_flips_outcomes_both_ways_and_balances_follow(
         ("SETTLEMENT_REVERSAL", -50),
     ]
     assert len({r.ref_id for r in ledger}) == 5
+    assert_integrity(db)
+
+
+def test_a_reversal_larger_than_the_balance_is_SETTLE_002_and_changes_nothing(
+    db: Session, clock: FrozenClock, settings: Settings, scenario: tuple[int, int]
+) -> None:
+    """A balance never goes negative: when a revision would take back more points than
+    a player still has (spent since), the settlement refuses with SETTLE_002, names the
+    player, and its transaction leaves everything as it was."""
+    up, down = scenario
+    settle(db, clock, settings)  # up wins AAPL: 1050
+    PointsLedger(db, clock).apply(user_id=up, delta=-1030, reason="spent", ref_type="TEST", ref_id="spend")
+    add_close(db, "AAPL", DAY, "99.000000", vendor_rev=1)  # AAPL actually fell: -50 for up
+    db.flush()
+    before = (statuses(db, up), statuses(db, down), balances(db, up, down))
+    with pytest.raises(ReversalExceedsBalanceError) as caught, db.begin_nested():
+        settle(db, clock, settings)
+    assert caught.value.code == "SETTLE_002"
+    assert caught.value.details == {"user_ids": [up]}
+    assert (statuses(db, up), statuses(db, down), balances(db, up, down)) == before
+    assert balances(db, up) == [20]
     assert_integrity(db)
 
 
