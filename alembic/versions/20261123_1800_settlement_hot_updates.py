@@ -29,48 +29,45 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+def _swap_index(create: str, columns: list[str], drop: str) -> None:
+    """Build `create` on predictions, then drop `drop` — CONCURRENTLY, outside a
+    transaction, so players keep submitting while the index builds."""
+    with op.get_context().autocommit_block():
+        op.create_index(
+            op.f(create),
+            "predictions",
+            columns,
+            unique=False,
+            schema="crypto",
+            postgresql_concurrently=True,
+            if_not_exists=True,
+        )
+        op.drop_index(
+            op.f(drop),
+            table_name="predictions",
+            schema="crypto",
+            postgresql_concurrently=True,
+            if_exists=True,
+        )
+
+
 def upgrade() -> None:
     # Storage parameters only: no table rewrite, and the lock taken does not block reads
     # or writes.
     op.execute("ALTER TABLE crypto.predictions SET (fillfactor = 50)")
     op.execute("ALTER TABLE crypto.point_balances SET (fillfactor = 50)")
-    # CONCURRENTLY (outside a transaction): players keep submitting while the index builds.
-    with op.get_context().autocommit_block():
-        op.create_index(
-            op.f("ix_predictions_trading_day_symbol"),
-            "predictions",
-            ["trading_day", "symbol"],
-            unique=False,
-            schema="crypto",
-            postgresql_concurrently=True,
-            if_not_exists=True,
-        )
-        op.drop_index(
-            op.f("ix_predictions_trading_day_symbol_status"),
-            table_name="predictions",
-            schema="crypto",
-            postgresql_concurrently=True,
-            if_exists=True,
-        )
+    _swap_index(
+        "ix_predictions_trading_day_symbol",
+        ["trading_day", "symbol"],
+        "ix_predictions_trading_day_symbol_status",
+    )
 
 
 def downgrade() -> None:
-    with op.get_context().autocommit_block():
-        op.create_index(
-            op.f("ix_predictions_trading_day_symbol_status"),
-            "predictions",
-            ["trading_day", "symbol", "status"],
-            unique=False,
-            schema="crypto",
-            postgresql_concurrently=True,
-            if_not_exists=True,
-        )
-        op.drop_index(
-            op.f("ix_predictions_trading_day_symbol"),
-            table_name="predictions",
-            schema="crypto",
-            postgresql_concurrently=True,
-            if_exists=True,
-        )
+    _swap_index(
+        "ix_predictions_trading_day_symbol_status",
+        ["trading_day", "symbol", "status"],
+        "ix_predictions_trading_day_symbol",
+    )
     op.execute("ALTER TABLE crypto.point_balances RESET (fillfactor)")
     op.execute("ALTER TABLE crypto.predictions RESET (fillfactor)")
