@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
+from types import FrameType
 
 import uvicorn
 from sqlalchemy.engine import make_url
@@ -50,7 +52,15 @@ def stop_pipeline(procs: list[subprocess.Popen[bytes]]) -> None:
             proc.kill()
 
 
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main() -> int:
+    # SIGTERM (docker stop, kill, a supervisor) must stop the workers, the relay and the
+    # scheduler too: the default handler would exit without the `finally` below, and
+    # uvicorn re-raises the signal to this handler after its own graceful shutdown.
+    signal.signal(signal.SIGTERM, _terminate)
     configure_logging("INFO", json_logs=False)  # the API switches to JSON lines when it starts
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the in-process SQS server
     logging.getLogger("alembic").setLevel(logging.WARNING)
