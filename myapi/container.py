@@ -12,7 +12,7 @@ from dependency_injector import containers, providers
 
 from myapi.auth.keys import load_key_ring
 from myapi.auth.tokens import AccessTokenCodec
-from myapi.core.clock import SystemClock
+from myapi.core.clock import make_clock
 from myapi.core.config import Settings
 from myapi.core.db import make_engine, make_rate_limit_engine, make_sessionmaker
 from myapi.core.ratelimit import RateLimiter, RateLimitRepository
@@ -25,7 +25,10 @@ from myapi.providers.queue import SqsQueue, make_sqs_client
 
 class Container(containers.DeclarativeContainer):
     settings = providers.Singleton(Settings)
-    clock = providers.Singleton(SystemClock)
+    clock = providers.Singleton(
+        make_clock, settings.provided.clock_start_at, settings.provided.clock_anchor_at,
+        settings.provided.clock_speed,
+    )  # fmt: skip
     engine = providers.Singleton(make_engine, settings)
     sessionmaker = providers.Singleton(make_sessionmaker, engine)
     sqs_client = providers.Singleton(make_sqs_client, settings)

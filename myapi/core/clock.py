@@ -1,7 +1,10 @@
 """The injectable clock. Business code asks the clock for time, never `datetime.now()`.
 
 Production uses `SystemClock`; tests use `FrozenClock` to freeze time and move it
-(across a cutoff, a week, a DST switch).
+(across a cutoff, a week, a DST switch). Outside production, `CLOCK_START_AT` (and
+`CLOCK_SPEED`, `CLOCK_ANCHOR_AT`) give every process the same `ShiftedClock`: time
+starts at CLOCK_START_AT when the real clock reads CLOCK_ANCHOR_AT and runs at
+CLOCK_SPEED, so subprocesses (crash tests, a demo) agree on one simulated instant.
 """
 
 from __future__ import annotations
@@ -26,6 +29,22 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+class ShiftedClock:
+    """`start` at the real instant `anchor`, then `speed` simulated seconds per real
+    second. Several processes built with the same three values agree on the time."""
+
+    def __init__(self, start: datetime, anchor: datetime, speed: float = 1.0) -> None:
+        if speed <= 0:
+            raise ValueError("clock speed must be positive")
+        self._start = _require_aware(start)
+        self._anchor = _require_aware(anchor)
+        self._speed = speed
+
+    def now(self) -> datetime:
+        elapsed = datetime.now(UTC) - self._anchor
+        return self._start + elapsed * self._speed
+
+
 class FrozenClock:
     """A clock that stands still until moved. Thread-safe."""
 
@@ -45,6 +64,14 @@ class FrozenClock:
         with self._lock:
             self._now = self._now + delta
             return self._now
+
+
+def make_clock(start_at: datetime | None, anchor_at: datetime | None, speed: float) -> Clock:
+    """The process clock from the settings: the system clock unless a start is set."""
+    if start_at is None and speed == 1.0:
+        return SystemClock()
+    now = datetime.now(UTC)
+    return ShiftedClock(start_at or now, anchor_at or now, speed)
 
 
 def _require_aware(at: datetime) -> datetime:

@@ -6,6 +6,7 @@ to load when a development-only value is still in place (see `check_production`)
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -114,6 +115,12 @@ class Settings(BaseSettings):
     # --- development helpers (refused in production) -------------------------
     dev_login_enabled: bool = True
     eod_provider: EodProviderName = "sandbox"
+    # A shifted (or accelerated) clock shared by every process: simulated time is
+    # CLOCK_START_AT when the real clock reads CLOCK_ANCHOR_AT (default: when the
+    # settings load), running at CLOCK_SPEED. Unset: the system clock.
+    clock_start_at: datetime | None = None
+    clock_anchor_at: datetime | None = None
+    clock_speed: float = Field(default=1.0, gt=0, le=100_000)
 
     # --- game rules (SPEC §2, §5) ------------------------------------------
     predict_cutoff_margin_min: int = Field(default=5, ge=0, le=120)
@@ -202,6 +209,8 @@ class Settings(BaseSettings):
             problems.append("EOD_PROVIDER=sandbox is for development only; use yfinance")
         if not self.jwt_private_keys:
             problems.append("JWT_PRIVATE_KEYS is empty; production needs its own signing keys")
+        if self.clock_start_at is not None or self.clock_speed != 1.0:
+            problems.append("CLOCK_START_AT/CLOCK_SPEED are for tests and demos; production uses real time")
         return problems
 
     @property
