@@ -1,6 +1,10 @@
 """Outbox relay: `python -m batch.outbox_relay` publishes committed outbox rows to SQS,
 continuously (`--once` for a single pass). Several relays may run at once: rows are
-claimed with FOR UPDATE SKIP LOCKED. SIGTERM: finish the pass, then exit."""
+claimed with FOR UPDATE SKIP LOCKED. SIGTERM: finish the pass, then exit.
+
+The continuous loop is a process, not a job: its passes (several a second) are not
+recorded in job_runs. `--once` runs the recorded job (`outbox.publish`), as
+POST /internal/outbox/publish does."""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ import logging
 import sys
 
 from batch.runtime import batch_process
-from myapi.outbox.relay import OutboxRelay
 
 logger = logging.getLogger("batch.outbox_relay")
 
@@ -22,10 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     with batch_process() as runtime:
         container, stop = runtime.container, runtime.stop
         settings = container.settings()
-        relay = OutboxRelay(container.sessionmaker(), container.queue(), settings, container.clock())
         if args.once:
-            print(json.dumps(relay.publish_once().as_dict()))
+            print(json.dumps(container.jobs().publish_outbox().details))
             return 0
+        relay = container.outbox_relay()
         logger.info("outbox relay started")
         while not stop.is_set():
             try:

@@ -1,7 +1,10 @@
 """Queue tooling.
 
-python -m batch.queues ensure              # create/converge every queue + DLQ (idempotent)
-python -m batch.queues status              # depth of every queue and DLQ
+python -m batch.queues ensure              # create/converge each consumed queue + DLQ (idempotent)
+python -m batch.queues status              # depth of each of those queues and its DLQ
+
+Only queues some worker consumes (the event catalogue's consumed_queues()) exist; the
+others named in settings are created once their consumer is.
 python -m batch.queues peek eod_fetch      # show what sits in a queue's DLQ
 python -m batch.queues redrive eod_fetch   # move a DLQ's messages back to their queue
 """
@@ -13,6 +16,7 @@ import json
 import sys
 
 from myapi.core.config import Settings
+from myapi.events.catalogue import consumed_queues
 from myapi.providers.queue import (
     OutgoingMessage,
     QueueError,
@@ -24,14 +28,15 @@ from myapi.providers.queue import (
 
 
 def ensure(settings: Settings) -> list[dict[str, object]]:
-    ensured = ensure_queues(make_sqs_client(settings), settings)
+    ensured = ensure_queues(make_sqs_client(settings), settings, consumed_queues())
     return [{"queue": q.name, "dlq": q.dlq_name, "created": q.created, "url": q.url} for q in ensured]
 
 
 def status(settings: Settings) -> list[dict[str, object]]:
     queue = SqsQueue(make_sqs_client(settings))
     rows: list[dict[str, object]] = []
-    for name in settings.queue_names.values():
+    for key in sorted(consumed_queues()):
+        name = settings.queue_names[key]
         for queue_name in (name, dlq_name_for(name)):
             rows.append({"queue": queue_name, **queue.depth(queue_name)})
     return rows

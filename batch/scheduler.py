@@ -9,9 +9,6 @@ import logging
 import sys
 
 from batch.runtime import batch_process
-from myapi.cycle.jobs import JobRunner
-from myapi.cycle.tick import CycleService
-from myapi.internal.maintenance import MaintenanceService
 
 logger = logging.getLogger("batch.scheduler")
 GC_EVERY_TICKS = 60
@@ -23,20 +20,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with batch_process() as runtime:
         container, stop = runtime.container, runtime.stop
-        settings, clock = container.settings(), container.clock()
-        cycle = CycleService(container.sessionmaker(), clock, settings, container.calendar())
-        jobs = JobRunner(container.sessionmaker(), clock)
+        settings, jobs = container.settings(), container.jobs()
         ticks = 0
         while not stop.is_set():
             try:
-                actions = cycle.tick()
+                actions = jobs.tick().details["actions"]
                 if actions:
                     logger.info("cycle tick", extra={"actions": actions})
                 if ticks % GC_EVERY_TICKS == 0:
-                    jobs.run(
-                        "maintenance.gc",
-                        lambda s: MaintenanceService(s, clock, settings.rate_limit_window_s).gc(),
-                    )
+                    jobs.gc()
             except Exception:
                 logger.exception("scheduled step failed; the next tick retries")
             ticks += 1

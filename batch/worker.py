@@ -2,8 +2,10 @@
 or the full queue name).
 
 Long-polls in batches; each message is an envelope {type, version, id, attempt,
-occurred_at, payload}; its handler runs its own unit of work; the message is deleted
-only after the handler returned (so after its commit). While a handler runs, a
+occurred_at, payload}. The event catalogue says which message types the queue carries
+and which job each one runs; the worker validates the payload with the topic's model
+and runs that job (myapi.jobs.definitions.Jobs.handle), the same job the /internal
+routes run. The message is deleted only after the job returned (so after its commit). While a handler runs, a
 heartbeat extends the message's visibility. A failure leaves the message to come back
 after a back-off; after maxReceiveCount deliveries SQS moves it to the DLQ (poison
 messages — unparsable or of an unknown type — go the same way). SIGTERM/SIGINT: finish
@@ -19,10 +21,12 @@ import sys
 import threading
 from typing import Any
 
-from batch.handlers import HANDLERS, QUEUE_TYPES, Handler
+from pydantic import ValidationError
+
 from batch.runtime import batch_process
 from myapi.container import Container
 from myapi.core.request_context import reset_request_id, set_request_id
+from myapi.events.catalogue import QueueKey, Topic, consumed_queues, topics_for
 from myapi.providers.queue import QueueError, ReceivedMessage
 
 logger = logging.getLogger("batch.worker")
@@ -34,7 +38,7 @@ class PoisonMessageError(ValueError):
     """The message cannot be handled by any code of ours, however often it is retried."""
 
 
-def parse_envelope(body: str, accepted: frozenset[str]) -> dict[str, Any]:
+def parse_envelope(body: str, accepted: frozenset[Topic]) -> dict[str, Any]:
     try:
         envelope = json.loads(body)
     except json.JSONDecodeError as exc:
@@ -42,8 +46,9 @@ def parse_envelope(body: str, accepted: frozenset[str]) -> dict[str, Any]:
     if not isinstance(envelope, dict) or not isinstance(envelope.get("payload", {}), dict):
         raise PoisonMessageError("envelope is not an object with an object payload")
     kind = envelope.get("type")
-    if kind not in accepted:
+    if kind not in {str(t) for t in accepted}:
         raise PoisonMessageError(f"unknown message type {kind!r} for this queue")
+    envelope["type"] = Topic(kind)
     envelope.setdefault("payload", {})
     return envelope
 
@@ -53,17 +58,17 @@ class Worker:
         self,
         container: Container,
         queue_key: str,
-        handlers: dict[str, Handler] | None = None,
         stop: threading.Event | None = None,
     ) -> None:
         settings = container.settings()
         names = settings.queue_names
         self.queue_name = names.get(queue_key, queue_key)
         key = next((k for k, v in names.items() if v == self.queue_name), queue_key)
-        self.accepted = QUEUE_TYPES.get(key, frozenset())
+        consumed = {str(q) for q in consumed_queues()}
+        self.accepted = topics_for(QueueKey(key)) if key in consumed else frozenset()
         self.container = container
         self.queue = container.queue()
-        self.handlers = handlers or HANDLERS
+        self.jobs = container.jobs()
         self.stop = stop or threading.Event()
         self.visibility_s = settings.sqs_visibility_timeout_s
         self.max_messages = settings.worker_max_messages
@@ -119,11 +124,19 @@ class Worker:
                 # Let SQS count the deliveries and dead-letter it after maxReceiveCount.
                 self.queue.change_visibility(self.queue_name, message.receipt_handle, 0)
                 return False
-            handler = self.handlers[envelope["type"]]
             heartbeat = _Heartbeat(self, message)
             heartbeat.start()
             try:
-                details = handler(self.container, envelope["payload"])
+                details = self.jobs.handle(envelope["type"], envelope["payload"]).details
+            except ValidationError as exc:
+                heartbeat.stop()
+                logger.error(
+                    "poison message (delivery %d): invalid %s payload: %s",
+                    message.receive_count, envelope["type"], exc.errors(include_url=False),
+                    extra={"queue": self.queue_name, "message_id": message.message_id},
+                )  # fmt: skip
+                self.queue.change_visibility(self.queue_name, message.receipt_handle, 0)
+                return False
             except Exception as exc:
                 heartbeat.stop()
                 backoff = min(MAX_BACKOFF_S, 5 * 2 ** (message.receive_count - 1))
@@ -179,7 +192,8 @@ class _Heartbeat:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m batch.worker", description=__doc__)
-    parser.add_argument("--queue", required=True, help="queue key (eod_fetch, settlement_compute) or name")
+    keys = ", ".join(sorted(consumed_queues()))
+    parser.add_argument("--queue", required=True, help=f"queue key ({keys}) or name")
     args = parser.parse_args(argv)
     with batch_process() as runtime:
         worker = Worker(runtime.container, args.queue, stop=runtime.stop)

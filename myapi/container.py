@@ -1,29 +1,51 @@
-"""The composition root. It holds only app-lifetime objects: settings, engine,
-sessionmaker, clock, the SQS client and adapter, outside-world providers.
+"""The composition root: the one place where services are built.
 
-Never a Session: sessions are per request or per job (myapi.core.db), because a
-session held by a Singleton/Resource provider leaks connections and state between
-requests (python-dependency-injector issues #728 and #455).
+It holds app-lifetime objects (settings, engine, sessionmaker, clock, the SQS client,
+outside-world providers) and a factory per service. A factory that needs a database
+session takes it at call time — `container.prediction_service(session)` — so the
+container never holds a Session: sessions are per request or per job (myapi.core.db),
+because a session held by a Singleton/Resource provider leaks connections and state
+between requests (python-dependency-injector issues #728 and #455).
+
+Routers get services through their domain's typed dependency (`<domain>/deps.py`),
+jobs and batch processes through these factories; nothing else constructs a service.
 """
 
 from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from myapi.admin.service import AdminService
 from myapi.auth.keys import load_key_ring
+from myapi.auth.service import AuthService
 from myapi.auth.tokens import AccessTokenCodec
 from myapi.core.clock import make_clock
 from myapi.core.config import Settings
 from myapi.core.db import make_engine, make_rate_limit_engine, make_sessionmaker
-from myapi.core.ratelimit import RateLimiter, RateLimitRepository
 from myapi.cycle.calendar import get_market_calendar
-from myapi.market.service import make_breakers
+from myapi.cycle.service import CyclePlanner, SessionService
+from myapi.events.relay import OutboxRelay
+from myapi.health.service import ReadinessService
+from myapi.jobs.definitions import Jobs
+from myapi.maintenance.service import MaintenanceService
+from myapi.market.service import EodService, VendorEventService, make_breakers
+from myapi.points.service import PointsLedger
+from myapi.predictions.service import PredictionService
 from myapi.providers.eod import build_eod_providers, make_eod_http_client
 from myapi.providers.oauth import build_oauth_providers, make_oauth_http_client
 from myapi.providers.queue import SqsQueue, make_sqs_client
+from myapi.ratelimit.repository import RateLimitRepository
+from myapi.ratelimit.service import RateLimiter
+from myapi.settlement.service import SettlementQueries, SettlementService
+from myapi.slots.service import SlotService
+from myapi.universe.service import UniverseService
+from myapi.users.service import UserService
 
 
 class Container(containers.DeclarativeContainer):
+    __self__ = providers.Self()
+
+    # --- app-lifetime objects ------------------------------------------------------
     settings = providers.Singleton(Settings)
     clock = providers.Singleton(
         make_clock, settings.provided.clock_start_at, settings.provided.clock_anchor_at,
@@ -47,6 +69,40 @@ class Container(containers.DeclarativeContainer):
     rate_limiter = providers.ThreadSafeSingleton(
         RateLimiter, providers.ThreadSafeSingleton(RateLimitRepository, rate_limit_engine), settings
     )
+
+    # --- services over one session (the session is the call-time argument) ----------
+    admin_service = providers.Factory(AdminService, clock=clock)
+    auth_service = providers.Factory(
+        AuthService, clock=clock, settings=settings, codec=token_codec, providers=oauth_providers
+    )
+    cycle_planner = providers.Factory(CyclePlanner, clock=clock, settings=settings, calendar=calendar)
+    maintenance_service = providers.Factory(
+        MaintenanceService, clock=clock, rate_limit_window_s=settings.provided.rate_limit_window_s
+    )
+    points_ledger = providers.Factory(PointsLedger, clock=clock)
+    prediction_service = providers.Factory(
+        PredictionService, clock=clock, settings=settings, calendar=calendar
+    )
+    session_service = providers.Factory(SessionService, clock=clock, settings=settings, calendar=calendar)
+    settlement_queries = providers.Factory(SettlementQueries)
+    settlement_service = providers.Factory(SettlementService, clock=clock, settings=settings)
+    slot_service = providers.Factory(SlotService, clock=clock, settings=settings, calendar=calendar)
+    universe_service = providers.Factory(UniverseService, clock=clock, settings=settings, calendar=calendar)
+    user_service = providers.Factory(UserService, clock=clock)
+    vendor_event_service = providers.Factory(VendorEventService, clock=clock)
+
+    # --- services that open their own units of work ---------------------------------
+    eod_service = providers.Factory(
+        EodService, factory=sessionmaker, clock=clock, settings=settings,
+        providers=eod_providers, breakers=eod_breakers,
+    )  # fmt: skip
+    readiness_service = providers.Factory(ReadinessService, engine=engine, queue=queue, settings=settings)
+    outbox_relay = providers.Factory(
+        OutboxRelay, factory=sessionmaker, queue=queue, settings=settings, clock=clock
+    )
+
+    # --- every batch step, defined once ----------------------------------------------
+    jobs = providers.Factory(Jobs, __self__)
 
 
 def build_container(settings: Settings | None = None) -> Container:

@@ -71,7 +71,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         responses=COMMON_ERROR_RESPONSES,
     )
     app.state.container = container
-    app.state.metrics = Metrics(container.engine(), container.rate_limit_engine())
+    app.state.metrics = Metrics(
+        container.engine(), container.rate_limit_engine(), outbox_lag=container.outbox_relay().lag
+    )
 
     install_error_handlers(app)
     app.add_middleware(

@@ -1,14 +1,16 @@
 """Imports every model so that `Base.metadata` is complete (Alembic, tests)."""
 
-from myapi.admin.models import AuditLog
+from myapi.audit.models import AuditLog
 from myapi.auth.models import OAuthState, RefreshToken
 from myapi.core.base import Base
-from myapi.core.models import IdempotencyKey, RateLimitWindow
-from myapi.cycle.models import JobRun, SessionControl
+from myapi.core.models import IdempotencyKey
+from myapi.cycle.models import SessionControl
+from myapi.jobs.models import JobRun
 from myapi.market.models import EodFetchLog, EodPrice
 from myapi.outbox.models import OutboxEvent
 from myapi.points.models import PointBalance, PointsHold, PointsLedgerEntry
 from myapi.predictions.models import Prediction
+from myapi.ratelimit.models import RateLimitWindow
 from myapi.rewards.models import RewardInventory, RewardRedemption
 from myapi.settlement.models import Settlement
 from myapi.slots.models import AdUnlock, UserLimit

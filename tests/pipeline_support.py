@@ -15,7 +15,7 @@ from myapi.container import Container
 from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
 from myapi.core.db import make_engine, unit_of_work
-from myapi.outbox.relay import OutboxRelay
+from myapi.events.relay import OutboxRelay
 from myapi.providers.queue import ensure_queues, make_sqs_client
 from tests.conftest import build_test_container, make_settings, truncate_all
 

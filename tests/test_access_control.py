@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
-from myapi.core.security import PUBLIC_ROUTES, current_user, unguarded_routes
+from myapi.auth.guards import PUBLIC_ROUTES, current_user, unguarded_routes
 from tests.helpers import bearer, dev_login
 
 

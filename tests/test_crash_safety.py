@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import text
 
-from myapi.admin.integrity import IntegrityRepository
+from myapi.admin.repository import IntegrityRepository
 from myapi.outbox.repository import OutboxRepository
 from myapi.providers.queue import OutgoingMessage
 from scripts.devstack import ROOT

@@ -14,7 +14,6 @@ from sqlalchemy import text
 from myapi.core.enums import Choice, Phase
 from myapi.cycle.calendar import get_market_calendar
 from myapi.cycle.repository import SessionsRepository
-from myapi.cycle.tick import CycleService
 from myapi.predictions.service import PredictionService
 from tests.factories import make_user
 from tests.pipeline_support import Pipeline
@@ -30,7 +29,7 @@ def test_a_month_of_ticks_runs_every_trading_day_once_in_order(pipeline: Pipelin
     p.clock.set(START)
     with p.session() as s:
         players = [make_user(s, f"month{i}@example.com") for i in range(3)]
-    cycle = CycleService(p.container.sessionmaker(), p.clock, p.settings, calendar)
+    cycle = p.container.jobs()
     rng = random.Random(20261123)
     predicted: set[date] = set()
     ticks = skipped = doubled = 0
@@ -43,7 +42,7 @@ def test_a_month_of_ticks_runs_every_trading_day_once_in_order(pipeline: Pipelin
             skipped += 1  # a missed schedule
         else:
             for _ in range(2 if roll > 0.9 else 1):  # sometimes delivered twice
-                cycle.tick()
+                cycle.tick().details["actions"]
                 ticks += 1
             doubled += roll > 0.9
             p.pump()
@@ -136,7 +135,7 @@ def test_a_month_of_ticks_runs_every_trading_day_once_in_order(pipeline: Pipelin
         assert conn.execute(text("SELECT sum(balance) FROM crypto.point_balances")).scalar_one() == (
             3 * 1000 + 50 * correct
         )
-    from myapi.admin.integrity import IntegrityRepository
+    from myapi.admin.repository import IntegrityRepository
 
     with p.session() as s:
         assert [r.name for r in IntegrityRepository(s).run() if not r.passed] == []

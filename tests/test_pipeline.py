@@ -6,7 +6,7 @@ import json
 import threading
 from datetime import UTC, date, datetime
 
-from myapi.admin.integrity import IntegrityRepository
+from myapi.admin.repository import IntegrityRepository
 from myapi.outbox.repository import OutboxRepository
 from myapi.providers.queue import OutgoingMessage, dlq_name_for
 from tests.factories import make_user, open_day, predict
@@ -41,18 +41,21 @@ def test_relay_publishes_envelopes_and_marks_rows(pipeline: Pipeline) -> None:
     assert pipeline.relay().publish_once().claimed == 0  # nothing twice
 
 
-def test_fifo_events_carry_group_and_dedup_ids(pipeline: Pipeline) -> None:
+def test_events_without_a_consumer_are_recorded_and_marked_published_unsent(pipeline: Pipeline) -> None:
     with pipeline.session() as s:
         OutboxRepository(s).add(
             "points.awarded",
-            {"user_id": 7},
+            {"user_id": 7, "trading_day": "2026-11-23", "delta": 50, "entries": 1},
             now=pipeline.clock.now(),
             group_id="user-7",
             dedup_id="award-7-a",
         )
-    pipeline.relay().publish_once()
-    [msg] = pipeline.container.queue().receive(pipeline.settings.queue_names["points_award"], 10, 0)
-    assert msg.group_id == "user-7"
+    result = pipeline.relay().publish_once()
+    assert (result.claimed, result.published, result.unrouted, result.failed) == (1, 0, 1, 0)
+    assert pipeline.scalar("SELECT count(*) FROM crypto.outbox WHERE published_at IS NULL") == 0
+    # Nothing was sent anywhere: no consumed queue received it.
+    for key in ("eod_fetch", "settlement_compute"):
+        assert pipeline.container.queue().receive(pipeline.settings.queue_names[key], 10, 0) == []
 
 
 def test_unroutable_topic_is_kept_with_the_error_and_a_backoff(pipeline: Pipeline) -> None:
@@ -103,9 +106,9 @@ def test_the_pipeline_fetches_settles_and_awards_through_the_queues(pipeline: Pi
                 predict(s, p.clock, p.settings, u, symbol, "UP" if i % 2 == 0 else "DOWN")
     p.clock.set(AFTER_CLOSE)
     with p.session() as s:
-        from myapi.cycle.tick import request_eod_fetch
+        from myapi.events.catalogue import request_eod_fetch
 
-        request_eod_fetch(s, p.clock, DAY)
+        request_eod_fetch(s, p.clock.now(), DAY)
     p.pump()
     assert p.scalar("SELECT count(*) FROM crypto.eod_prices WHERE asof = '2026-11-23'") == 3
     assert p.scalar("SELECT settled_at IS NOT NULL FROM crypto.session_control") is True
@@ -127,10 +130,10 @@ def test_every_message_three_times_in_concurrent_workers_awards_once(pipeline: P
     from myapi.providers.eod.sandbox import SandboxEodProvider
 
     with p.session() as s:
-        from myapi.market.service import store_vendor_event
+        from myapi.market.service import VendorEventService
 
-        store_vendor_event(
-            s, p.clock, list(SandboxEodProvider().fetch(DAY, ["AAPL", "MSFT"]).quotes.values())
+        VendorEventService(s, p.clock).store(
+            list(SandboxEodProvider().fetch(DAY, ["AAPL", "MSFT"]).quotes.values())
         )
     queue = p.container.queue()
     name = p.settings.queue_names["settlement_compute"]

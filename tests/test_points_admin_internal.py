@@ -17,12 +17,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from myapi.admin.integrity import IntegrityRepository
+from myapi.admin.repository import IntegrityRepository
 from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
 from myapi.core.db import unit_of_work
 from myapi.cycle.calendar import get_market_calendar
-from myapi.cycle.tick import CycleService
 from myapi.main import create_app
 from myapi.market.service import EodService, make_breakers
 from myapi.outbox.repository import OutboxRepository
@@ -900,10 +899,10 @@ def test_the_cycle_waits_for_missing_prices_until_the_void_deadline(
 
     p.container.eod_providers.override(providers.Object([SandboxEodProvider(unpriced=["NVDA"])]))
     try:
-        cycle = CycleService(p.container.sessionmaker(), p.clock, p.settings, get_market_calendar())
+        cycle = p.container.jobs()
 
         p.clock.set(MARKET_CLOSE + timedelta(minutes=20))
-        actions = cycle.tick()
+        actions = cycle.tick().details["actions"]
         steps = [a["step"] for a in actions]
         assert "eod.fetch.request" in steps and "settlement.request" not in steps
         assert steps[0] == "cutoff"
@@ -915,14 +914,14 @@ def test_the_cycle_waits_for_missing_prices_until_the_void_deadline(
 
         # Still before the deadline: another fetch, never a settlement.
         p.clock.set(MARKET_CLOSE + timedelta(minutes=179))
-        steps = [a["step"] for a in cycle.tick()]
+        steps = [a["step"] for a in cycle.tick().details["actions"]]
         assert steps == ["eod.fetch.request"]
         p.pump()
         assert p.scalar("SELECT settled_at IS NULL FROM crypto.session_control") is True
 
         # Past the deadline: settle with what there is; NVDA is VOID for a missing price.
         p.clock.set(MARKET_CLOSE + timedelta(minutes=p.settings.eod_void_deadline_min + 1))
-        actions = cycle.tick()
+        actions = cycle.tick().details["actions"]
         assert [a["step"] for a in actions] == ["settlement.request"]
         assert actions[0]["requested"] == "settlement.requested"
         p.pump()
@@ -942,7 +941,7 @@ def test_the_cycle_waits_for_missing_prices_until_the_void_deadline(
         assert failed_checks(s) == {}
     # Once settled, the cycle asks for nothing more for that day.
     p.clock.set(MARKET_CLOSE + timedelta(minutes=240))
-    assert all(a.get("trading_day") != "2026-11-23" for a in cycle.tick() if a["step"] != "open")
+    assert all(a.get("trading_day") != "2026-11-23" for a in cycle.tick().details["actions"] if a["step"] != "open")
 
 
 # --------------------------------------------------------------------------- outbox publish + cycle tick
@@ -957,10 +956,13 @@ def test_outbox_publish_relays_due_rows(pipeline: Pipeline, pipeline_client: Tes
     r = pipeline_client.post("/internal/outbox/publish", headers=internal(p.settings))
     assert r.status_code == 200, r.text
     data = r.json()["data"]
-    assert (data["claimed"], data["published"], data["failed"]) == (3, 3, 0)
+    assert data["job"] == "outbox.publish" and data["status"] == "SUCCEEDED"
+    assert (data["details"]["claimed"], data["details"]["published"], data["details"]["failed"]) == (3, 3, 0)
     assert p.scalar("SELECT count(*) FROM crypto.outbox WHERE published_at IS NULL") == 0
     again = pipeline_client.post("/internal/outbox/publish", headers=internal(p.settings)).json()["data"]
-    assert (again["claimed"], again["published"], again["failed"]) == (0, 0, 0)
+    assert (again["details"]["claimed"], again["details"]["published"]) == (0, 0)
+    # Every internal step is a recorded job run.
+    assert p.scalar("SELECT count(*) FROM crypto.job_runs WHERE job = 'outbox.publish'") == 2
     assert pipeline_client.post("/internal/outbox/publish").status_code == 401
 
 
@@ -973,7 +975,7 @@ def test_outbox_publish_on_the_live_app(
         )
     r = live_client.post("/internal/outbox/publish", headers=internal(settings))
     assert r.status_code == 200, r.text
-    data = r.json()["data"]
+    data = r.json()["data"]["details"]
     assert (data["claimed"], data["published"], data["failed"]) == (1, 1, 0)
     # Take our message off the shared "test-" queue again.
     name = settings.queue_names["settlement_compute"]
@@ -993,7 +995,7 @@ def test_cycle_tick_opens_the_current_trading_day_on_a_fresh_system(
 ) -> None:
     r = live_client.post("/internal/cycle/tick", headers=internal(settings))
     assert r.status_code == 200, r.text
-    actions = r.json()["data"]["actions"]
+    actions = r.json()["data"]["details"]["actions"]
     assert [a["step"] for a in actions] == ["open"]
     assert actions[0]["trading_day"] == "2026-11-23"
     assert actions[0]["opened"] is True and actions[0]["default_universe_set"] is True
@@ -1002,7 +1004,7 @@ def test_cycle_tick_opens_the_current_trading_day_on_a_fresh_system(
 
     # A second tick changes nothing.
     again = live_client.post("/internal/cycle/tick", headers=internal(settings))
-    assert again.json()["data"]["actions"] == []
+    assert again.json()["data"]["details"]["actions"] == []
     admin = dev_login(live_client, "tick.admin@example.com", role="ADMIN")
     jobs = live_client.get("/admin/jobs", headers=bearer(admin["access_token"])).json()["data"]
     assert [j["job"] for j in jobs if j["job"] == "session.open"] == ["session.open"]

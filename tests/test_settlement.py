@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from myapi.admin.integrity import IntegrityRepository
+from myapi.admin.repository import IntegrityRepository
 from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
 from myapi.core.db import make_sessionmaker, unit_of_work

@@ -15,13 +15,13 @@
 locals {
   queue_prefix = var.queue_prefix == null ? "${var.environment}-" : var.queue_prefix
 
-  # Settings.queue_names key -> queue name without prefix (the Settings defaults).
+  # Settings.queue_names key -> queue name without prefix (the Settings defaults): the
+  # queues a worker consumes (myapi/events/catalogue.py consumed_queues()). The
+  # prediction-submit, points-award and rewards-saga queues join this list with their
+  # consumers; until then their events stay in the outbox only.
   queue_base_names = {
-    prediction_submit  = "q-prediction-submit.fifo"
     eod_fetch          = "q-eod-fetch"
     settlement_compute = "q-settlement-compute"
-    points_award       = "q-points-award.fifo"
-    rewards_saga       = "q-rewards-saga"
   }
 
   queues = {

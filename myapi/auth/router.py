@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import RedirectResponse
 
+from myapi.auth.guards import CurrentUserDep
 from myapi.auth.schemas import (
     DevLoginIn,
     LoginOut,
@@ -16,14 +17,11 @@ from myapi.auth.schemas import (
     RefreshIn,
     TokensOut,
 )
-from myapi.auth.service import AuthService, LoginResult, OAuthCodeError
-from myapi.container import Container
-from myapi.core.db import DbSession
+from myapi.auth.service import LoginResult, OAuthCodeError
 from myapi.core.deps import ContainerDep
-from myapi.core.ratelimit import rate_limit
 from myapi.core.schemas import Envelope, ErrorEnvelope, ok
-from myapi.core.security import CurrentUserDep
-from myapi.points.service import PointsLedger
+from myapi.deps import AuthServiceDep
+from myapi.ratelimit.deps import rate_limit
 from myapi.users.schemas import me_out
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"], dependencies=[Depends(rate_limit)])
@@ -39,24 +37,12 @@ AUTH_ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-def _service(session: DbSession, container: Container) -> AuthService:
-    return AuthService(
-        session,
-        container.clock(),
-        container.settings(),
-        container.token_codec(),
-        container.oauth_providers(),
-    )
-
-
-def _login_out(session: DbSession, container: Container, result: LoginResult) -> LoginOut:
-    balance = PointsLedger(session, container.clock()).balance(result.user.id)
-    user = me_out(result.user, balance)
+def _login_out(result: LoginResult) -> LoginOut:
     return LoginOut(
         access_token=result.tokens.access_token,
         refresh_token=result.tokens.refresh_token,
         expires_in=result.tokens.expires_in,
-        user=user,
+        user=me_out(result.user, result.points_balance),
         is_new_user=result.is_new_user,
     )
 
@@ -70,11 +56,10 @@ def _login_out(session: DbSession, container: Container, result: LoginResult) ->
 )
 def authorize(
     provider: ProviderName,
-    session: DbSession,
-    container: ContainerDep,
+    service: AuthServiceDep,
     redirect_uri: Annotated[str, Query(min_length=1, max_length=2048)],
 ) -> RedirectResponse:
-    url = _service(session, container).start_authorization(provider.key, redirect_uri)
+    url = service.start_authorization(provider.key, redirect_uri)
     return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
 
@@ -83,11 +68,11 @@ def authorize(
     responses=AUTH_ERRORS,
     summary="Finish the OAuth flow (app clients): exchange the code, log in",
 )
-def oauth_callback(body: OAuthCallbackIn, session: DbSession, container: ContainerDep) -> Envelope[LoginOut]:
-    result = _service(session, container).complete_authorization(
+def oauth_callback(body: OAuthCallbackIn, service: AuthServiceDep) -> Envelope[LoginOut]:
+    result = service.complete_authorization(
         body.provider.key, body.code, body.state, body.redirect_uri
     )
-    return ok(_login_out(session, container, result))
+    return ok(_login_out(result))
 
 
 @router.get(
@@ -97,8 +82,7 @@ def oauth_callback(body: OAuthCallbackIn, session: DbSession, container: Contain
 )
 def oauth_browser_callback(
     provider: ProviderName,
-    session: DbSession,
-    container: ContainerDep,
+    service: AuthServiceDep,
     state: Annotated[str, Query(min_length=1, max_length=128)],
     code: Annotated[str | None, Query(max_length=2048)] = None,
     error: Annotated[str | None, Query(max_length=200)] = None,
@@ -106,13 +90,13 @@ def oauth_browser_callback(
     if error or not code:
         # The user declined, or the provider sent no code.
         raise OAuthCodeError("The provider returned no authorization code", details={"error": error})
-    result = _service(session, container).complete_authorization(provider.key, code, state, None)
-    return ok(_login_out(session, container, result))
+    result = service.complete_authorization(provider.key, code, state, None)
+    return ok(_login_out(result))
 
 
 @router.post("/token/refresh", summary="Rotate a refresh token for a new token pair")
-def refresh(body: RefreshIn, session: DbSession, container: ContainerDep) -> Envelope[TokensOut]:
-    _user, tokens = _service(session, container).refresh(body.refresh_token)
+def refresh(body: RefreshIn, service: AuthServiceDep) -> Envelope[TokensOut]:
+    _user, tokens = service.refresh(body.refresh_token)
     return ok(
         TokensOut(
             access_token=tokens.access_token,
@@ -124,9 +108,9 @@ def refresh(body: RefreshIn, session: DbSession, container: ContainerDep) -> Env
 
 @router.post("/logout", summary="Revoke the refresh-token family of this login")
 def logout(
-    body: RefreshIn, user: CurrentUserDep, session: DbSession, container: ContainerDep
+    body: RefreshIn, user: CurrentUserDep, service: AuthServiceDep
 ) -> Envelope[LogoutOut]:
-    revoked = _service(session, container).logout(user.id, body.refresh_token)
+    revoked = service.logout(user.id, body.refresh_token)
     return ok(LogoutOut(revoked=revoked))
 
 
@@ -134,9 +118,9 @@ def logout(
     "/dev-login",
     summary="Development only: tokens for an email without a provider (absent in production)",
 )
-def dev_login(body: DevLoginIn, session: DbSession, container: ContainerDep) -> Envelope[LoginOut]:
-    result = _service(session, container).dev_login(str(body.email), body.nickname, body.role)
-    return ok(_login_out(session, container, result))
+def dev_login(body: DevLoginIn, service: AuthServiceDep) -> Envelope[LoginOut]:
+    result = service.dev_login(str(body.email), body.nickname, body.role)
+    return ok(_login_out(result))
 
 
 @jwks_router.get(

@@ -20,7 +20,7 @@ from myapi.auth.tokens import AccessTokenCodec, hash_refresh_token, new_refresh_
 from myapi.core.clock import Clock
 from myapi.core.config import Settings
 from myapi.core.enums import UserRole
-from myapi.core.errors import AppError, ForbiddenError, UnauthorizedError
+from myapi.core.errors import AppError, ForbiddenError, NotFoundError, UnauthorizedError
 from myapi.points.service import PointsLedger
 from myapi.providers.oauth import (
     OAuthCodeRejected,
@@ -90,6 +90,7 @@ class LoginResult:
     user: User
     tokens: TokenPair
     is_new_user: bool
+    points_balance: int
 
 
 def pkce_challenge(verifier: str) -> str:
@@ -218,6 +219,19 @@ class AuthService:
         return self._auth.revoke_family(row.family_id, self._clock.now())
 
     # --- internals ---------------------------------------------------------------
+    def deactivate_account(self, user_id: int) -> None:
+        """Deactivate the account and revoke every refresh token. Access tokens stop
+        working at once (every request re-checks is_active). Idempotent."""
+        user = self._users.get_for_update(user_id)
+        if user is None:
+            raise NotFoundError("User not found", code="USER_404")
+        now = self._clock.now()
+        if user.is_active:
+            user.is_active = False
+            user.deactivated_at = now
+            user.updated_at = now
+        self._auth.revoke_all_for_user(user_id, now)
+
     def _provider(self, provider: str) -> OAuthProvider:
         oauth = self._providers.get(provider)
         if oauth is None:
@@ -250,7 +264,8 @@ class AuthService:
         self._users.touch_login(user.id, now)
         self._session.flush()
         tokens = self._issue(user.id, user.role, family_id=uuid.uuid4())
-        return LoginResult(user=user, tokens=tokens, is_new_user=is_new)
+        balance = PointsLedger(self._session, self._clock).balance(user.id)
+        return LoginResult(user=user, tokens=tokens, is_new_user=is_new, points_balance=balance)
 
     def _create_user(
         self, provider: str, identity: OAuthIdentity, role: UserRole, now: datetime

@@ -1,13 +1,25 @@
-"""Small FastAPI dependencies that reach app-lifetime objects in the container."""
+"""FastAPI dependencies that reach the composition root: the container itself, and
+`provide()`, which turns a container factory into a typed per-request service
+dependency (each domain's `deps.py` declares its own, e.g. `PredictionServiceDep`).
+
+The container is imported for type checking only: core depends on no domain at run
+time; the app puts the container on `app.state` (myapi.main).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from myapi.core.db import DbSession
 
 if TYPE_CHECKING:
     from myapi.container import Container
+
+S = TypeVar("S")
 
 
 async def get_container(request: Request) -> Container:
@@ -17,3 +29,13 @@ async def get_container(request: Request) -> Container:
 
 
 ContainerDep = Annotated["Container", Depends(get_container)]
+
+
+def provide(pick: Callable[[Container], Callable[[Session], S]]) -> Any:
+    """A dependency building the service `pick(container)` over the request's session
+    (the one unit of work of the request): `Annotated[X, Depends(provide(...))]`."""
+
+    def dependency(session: DbSession, container: ContainerDep) -> S:
+        return pick(container)(session)
+
+    return dependency

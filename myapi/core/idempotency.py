@@ -11,6 +11,8 @@ Per (player, key), inside the request's own unit of work:
 
 Only successful responses are stored: a request that fails rolls back and may be
 retried with the same key. Keys expire after IDEMPOTENCY_TTL_S (24 h); GC deletes them.
+
+A route takes `IdempotentDep` and wraps its use case: `idem.run(user.id, 202, produce)`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from myapi.core.clock import Clock
+from myapi.core.db import DbSession
+from myapi.core.deps import ContainerDep
 from myapi.core.errors import AppError, ConflictError
 from myapi.core.models import IdempotencyKey
 
@@ -172,3 +176,28 @@ def run_idempotent(
         }
     )
     return result
+
+
+class IdempotentRequest:
+    """The request's Idempotency-Key bound to its unit of work (see `run_idempotent`)."""
+
+    def __init__(self, session: Session, clock: Clock, ttl_s: int, request: IdempotencyInput) -> None:
+        self._session = session
+        self._clock = clock
+        self._ttl_s = ttl_s
+        self._request = request
+
+    def run(self, user_id: int, status_code: int, produce: Callable[[], T]) -> T | JSONResponse:
+        """`produce()` at most once per (player, key); its stored response afterwards."""
+        return run_idempotent(
+            self._session, self._clock, self._ttl_s, user_id, self._request, status_code, produce
+        )
+
+
+def idempotent_request(
+    request: IdempotencyDep, session: DbSession, container: ContainerDep
+) -> IdempotentRequest:
+    return IdempotentRequest(session, container.clock(), container.settings().idempotency_ttl_s, request)
+
+
+IdempotentDep = Annotated[IdempotentRequest, Depends(idempotent_request)]

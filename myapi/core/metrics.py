@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -34,11 +34,15 @@ class _PoolCollector(Collector):
         yield size
 
 
-class _OutboxCollector(Collector):
-    """Outbox lag: unpublished events and the age of the oldest (one small query per scrape)."""
+OutboxLag = Callable[[], tuple[int, float]]
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+
+class _OutboxCollector(Collector):
+    """Outbox lag: unpublished events and the age of the oldest (one small query per
+    scrape, made by the outbox's own repository through `read_lag`)."""
+
+    def __init__(self, read_lag: OutboxLag) -> None:
+        self._read_lag = read_lag
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         # Registration must not query the database; describe without collecting.
@@ -49,23 +53,22 @@ class _OutboxCollector(Collector):
         pending = GaugeMetricFamily("outbox_unpublished", "Outbox events not yet published to SQS")
         age = GaugeMetricFamily("outbox_oldest_age_seconds", "Age of the oldest unpublished event")
         try:
-            with self._engine.connect() as conn:
-                row = conn.execute(
-                    text(
-                        "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0) "
-                        "FROM crypto.outbox WHERE published_at IS NULL"
-                    )
-                ).one()
+            unpublished, oldest_s = self._read_lag()
         except Exception:  # a scrape must never fail because the database is down
             return
-        pending.add_metric([], float(row[0]))
-        age.add_metric([], float(row[1]))
+        pending.add_metric([], float(unpublished))
+        age.add_metric([], oldest_s)
         yield pending
         yield age
 
 
 class Metrics:
-    def __init__(self, engine: Engine | None = None, rate_limit_engine: Engine | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine | None = None,
+        rate_limit_engine: Engine | None = None,
+        outbox_lag: OutboxLag | None = None,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "http_requests_total",
@@ -85,7 +88,8 @@ class Metrics:
             if rate_limit_engine is not None:
                 pools["rate_limit"] = rate_limit_engine
             self.registry.register(_PoolCollector(pools))
-            self.registry.register(_OutboxCollector(engine))
+        if outbox_lag is not None:
+            self.registry.register(_OutboxCollector(outbox_lag))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         labels = (method, route, str(status))

@@ -1,47 +1,16 @@
-"""SQL for job runs. Never commits."""
+"""SQL for game sessions and what the reconcile loop reads. Never commits."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from myapi.core.enums import Phase
-from myapi.cycle.models import JobRun, SessionControl
-
-
-class JobRunsRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def start(self, job: str, trading_day: date | None, now: datetime) -> int:
-        run = JobRun(job=job, trading_day=trading_day, status="RUNNING", started_at=now, details={})
-        self.session.add(run)
-        self.session.flush()
-        return run.id
-
-    def finish(
-        self,
-        run_id: int,
-        *,
-        status: str,
-        now: datetime,
-        details: dict[str, Any] | None = None,
-        error: str | None = None,
-    ) -> None:
-        values: dict[str, Any] = {"status": status, "finished_at": now, "error": error}
-        if details is not None:
-            values["details"] = details
-        self.session.execute(update(JobRun).where(JobRun.id == run_id).values(**values))
-
-    def recent(self, limit: int = 50, job: str | None = None) -> list[JobRun]:
-        stmt = select(JobRun).order_by(JobRun.id.desc()).limit(limit)
-        if job:
-            stmt = stmt.where(JobRun.job == job)
-        return list(self.session.scalars(stmt))
+from myapi.cycle.models import SessionControl
 
 
 class SessionsRepository:
@@ -87,15 +56,24 @@ class CycleRepository:
         )
         return list(self.session.scalars(stmt.order_by(SessionControl.trading_day)))
 
-    def unsettled_closed(self, closed_before: datetime) -> list[SessionControl]:
-        stmt = (
-            select(SessionControl)
-            .where(SessionControl.settled_at.is_(None), SessionControl.market_close_at <= closed_before)
-            .order_by(SessionControl.trading_day)
+    def closed_unsettled(self, closed_before: datetime) -> list[tuple[date, datetime, bool]]:
+        """Days whose market closed before `closed_before` and that are not settled yet,
+        oldest first, each with whether every universe symbol has an EOD price."""
+        rows = self.session.execute(
+            text(
+                """
+                SELECT s.trading_day, s.market_close_at,
+                       NOT EXISTS (
+                           SELECT 1 FROM crypto.active_universe u
+                           WHERE u.trading_day = s.trading_day AND NOT EXISTS (
+                               SELECT 1 FROM crypto.eod_prices e
+                               WHERE e.asof = u.trading_day AND e.symbol = u.symbol)
+                       ) AS complete
+                FROM crypto.session_control s
+                WHERE s.settled_at IS NULL AND s.market_close_at <= :before
+                ORDER BY s.trading_day
+                """
+            ),
+            {"before": closed_before},
         )
-        return list(self.session.scalars(stmt))
-
-    def last_request(self, job: str, trading_day: date) -> datetime | None:
-        stmt = select(func.max(JobRun.started_at)).where(JobRun.job == job, JobRun.trading_day == trading_day)
-        result: datetime | None = self.session.scalar(stmt)
-        return result
+        return [(r.trading_day, r.market_close_at, bool(r.complete)) for r in rows]

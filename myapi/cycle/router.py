@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from myapi.core.db import DbSession
-from myapi.core.deps import ContainerDep
-from myapi.core.ratelimit import rate_limit
 from myapi.core.schemas import Envelope, ok
 from myapi.cycle.schemas import SessionOut
-from myapi.cycle.service import SessionService
+from myapi.deps import SessionServiceDep
+from myapi.ratelimit.deps import rate_limit
 
 router = APIRouter(prefix="/v1/session", tags=["game"], dependencies=[Depends(rate_limit)])
 
@@ -18,6 +16,5 @@ router = APIRouter(prefix="/v1/session", tags=["game"], dependencies=[Depends(ra
     "/today",
     summary="Today's session (on a weekend or holiday: the next trading day's)",
 )
-def today(session: DbSession, container: ContainerDep) -> Envelope[SessionOut]:
-    view = SessionService(session, container.clock(), container.settings(), container.calendar()).view()
-    return ok(SessionOut(**view.__dict__))
+def today(service: SessionServiceDep) -> Envelope[SessionOut]:
+    return ok(SessionOut(**service.view().__dict__))

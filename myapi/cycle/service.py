@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
@@ -14,7 +14,7 @@ from myapi.core.config import Settings
 from myapi.core.enums import Phase
 from myapi.core.errors import AppError
 from myapi.cycle.calendar import MarketCalendar, SessionTimes
-from myapi.cycle.repository import SessionsRepository
+from myapi.cycle.repository import CycleRepository, SessionsRepository
 
 _ONE_SECOND = timedelta(seconds=1)
 
@@ -105,3 +105,46 @@ def is_open_for_predictions(phase: Phase | None, predict_cutoff_at: datetime | N
     """PREDICT phase and before the cutoff. The clock is the truth: past the cutoff
     nothing is accepted even if the phase flip has not run yet. (None: no session.)"""
     return phase == Phase.PREDICT and predict_cutoff_at is not None and now < predict_cutoff_at
+
+
+@dataclass(frozen=True)
+class CycleStep:
+    """A step of the daily cycle that is due: what, for which day."""
+
+    kind: Literal["cutoff", "request_eod_fetch", "request_settlement", "open"]
+    trading_day: date
+
+
+class CyclePlanner:
+    """The rules of the self-healing cycle (SPEC §2): from the calendar, the clock and
+    the database, which steps are due now, in order. Reads only; the tick job does them.
+
+    1. cut off every open session whose cutoff has passed;
+    2. for each closed, unsettled day (close + EOD_FETCH_DELAY_MIN passed): ask for an
+       EOD fetch while prices are missing and the VOID deadline has not passed,
+       otherwise ask for settlement;
+    3. open the current trading day once the previous trading day is settled (or was
+       never opened: a fresh system starts at once).
+    """
+
+    def __init__(self, session: Session, clock: Clock, settings: Settings, calendar: MarketCalendar) -> None:
+        self._session = session
+        self._clock = clock
+        self._settings = settings
+        self._calendar = calendar
+
+    def due_steps(self) -> list[CycleStep]:
+        now = self._clock.now()
+        cycle = CycleRepository(self._session)
+        steps = [CycleStep("cutoff", day) for day in cycle.open_past_cutoff(now)]
+        fetch_after = now - timedelta(minutes=self._settings.eod_fetch_delay_min)
+        void_after = timedelta(minutes=self._settings.eod_void_deadline_min)
+        for day, market_close_at, complete in cycle.closed_unsettled(fetch_after):
+            settle = complete or now >= market_close_at + void_after
+            steps.append(CycleStep("request_settlement" if settle else "request_eod_fetch", day))
+        today = self._calendar.trading_day_for(now)
+        sessions = SessionsRepository(self._session)
+        previous = sessions.get(self._calendar.previous_trading_day(today))
+        if sessions.get(today) is None and (previous is None or previous.settled_at is not None):
+            steps.append(CycleStep("open", today))
+        return steps

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from myapi.core.errors import ServiceUnavailableError
 from myapi.core.schemas import Envelope, ErrorEnvelope, ok
-from myapi.health.service import ReadinessService
+from myapi.deps import ReadinessServiceDep
 
 router = APIRouter(tags=["operations"])
 
@@ -32,9 +32,8 @@ def health() -> Envelope[HealthOut]:
     summary="Readiness: the database and the queue service answer",
     responses={503: {"model": ErrorEnvelope, "description": "A dependency is down; details name it"}},
 )
-def ready(request: Request) -> Envelope[ReadyOut]:
-    container = request.app.state.container
-    report = ReadinessService(container.engine(), container.queue(), container.settings()).check()
+def ready(readiness: ReadinessServiceDep) -> Envelope[ReadyOut]:
+    report = readiness.check()
     if not report.ready:
         raise ServiceUnavailableError(
             "Not ready: " + ", ".join(report.failing), details={"checks": report.checks}

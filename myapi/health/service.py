@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, text
 
 from myapi.core.config import Settings
+from myapi.events.catalogue import consumed_queues
 from myapi.providers.queue import SqsQueue
 
 logger = logging.getLogger("myapi.health")
@@ -46,7 +47,8 @@ class ReadinessService:
             return f"unavailable ({type(exc).__name__})"
 
     def _queue_check(self) -> str:
-        name = next(iter(self._settings.queue_names.values()))
+        # A queue that always exists: one some worker consumes.
+        name = self._settings.queue_names[min(consumed_queues())]
         try:
             self._queue.client.get_queue_url(QueueName=name)
             return "ok"

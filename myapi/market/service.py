@@ -20,7 +20,7 @@ from myapi.core.clock import Clock
 from myapi.core.config import Settings
 from myapi.core.db import unit_of_work
 from myapi.cycle.repository import SessionsRepository
-from myapi.cycle.tick import request_settlement
+from myapi.events.catalogue import request_settlement
 from myapi.market.repository import MarketRepository
 from myapi.providers.eod.base import (
     EodBatch,
@@ -151,24 +151,26 @@ class EodService:
             )  # fmt: skip
 
 
-def store_vendor_event(session: Session, clock: Clock, quotes: Sequence[EodQuote]) -> int:
-    """A vendor's pushed prices (already authenticated and validated), stored with their
-    vendor_rev in the caller's transaction. Returns rows inserted (a re-delivery of the
-    same revision inserts nothing)."""
-    repo = MarketRepository(session)
-    return repo.store_quotes(quotes, "vendor-webhook", clock.now())
+class VendorEventService:
+    """A vendor's pushed prices (already authenticated and validated)."""
 
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
 
-def ingest_vendor_event(
-    session: Session, clock: Clock, asof: date, vendor_rev: int, quotes: Sequence[EodQuote]
-) -> dict[str, Any]:
-    """Store pushed prices; when they are new and the day has a session, ask for its
-    (re)settlement — a higher vendor_rev for a settled day re-settles what changed."""
-    stored = store_vendor_event(session, clock, quotes)
-    requested = None
-    if stored and SessionsRepository(session).get(asof) is not None:
-        requested = request_settlement(session, clock, asof)["requested"]
-    return {"asof": asof.isoformat(), "vendor_rev": vendor_rev, "stored": stored, "settlement": requested}
+    def store(self, quotes: Sequence[EodQuote]) -> int:
+        """Store quotes with their vendor_rev in the caller's transaction. Returns rows
+        inserted (a re-delivery of the same revision inserts nothing)."""
+        return MarketRepository(self._session).store_quotes(quotes, "vendor-webhook", self._clock.now())
+
+    def ingest(self, asof: date, vendor_rev: int, quotes: Sequence[EodQuote]) -> dict[str, Any]:
+        """Store pushed prices; when they are new and the day has a session, ask for its
+        (re)settlement — a higher vendor_rev for a settled day re-settles what changed."""
+        stored = self.store(quotes)
+        requested = None
+        if stored and SessionsRepository(self._session).get(asof) is not None:
+            requested = request_settlement(self._session, self._clock.now(), asof)["requested"]
+        return {"asof": asof.isoformat(), "vendor_rev": vendor_rev, "stored": stored, "settlement": requested}
 
 
 def make_breakers(

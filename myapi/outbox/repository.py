@@ -37,6 +37,18 @@ class OutboxRepository:
             {"topic": topic, "payload": payload, "group_id": group_id, "dedup_id": dedup_id, "now": now},
         )
 
+    def add_from_select(self, topic: str, rows_sql: str, params: dict[str, Any], now: datetime) -> int:
+        """Append one event per row of `rows_sql` (a SELECT of `payload` jsonb, `group_id`
+        and `dedup_id`), in one statement: a bulk job's per-player events. Returns rows."""
+        result = self.session.execute(
+            text(
+                "INSERT INTO crypto.outbox (topic, payload, group_id, dedup_id, created_at, next_attempt_at) "
+                f"SELECT :topic, e.payload, e.group_id, e.dedup_id, :now, :now FROM ({rows_sql}) e"
+            ),
+            {**params, "topic": topic, "now": now},
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
 
 class OutboxClaimRepository:
     """The relay's SQL: claim due rows without blocking other relays, mark outcomes."""

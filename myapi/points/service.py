@@ -7,12 +7,10 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from myapi.admin.repository import AuditRepository
 from myapi.core.clock import Clock
-from myapi.core.errors import AppError, NotFoundError
+from myapi.core.errors import AppError
 from myapi.points.models import PointsLedgerEntry
 from myapi.points.repository import PointsRepository
-from myapi.users.repository import UsersRepository
 
 
 class InsufficientPointsError(AppError):
@@ -85,21 +83,3 @@ class PointsLedger:
 
     def ledger(self, user_id: int, limit: int, offset: int) -> tuple[list[PointsLedgerEntry], int]:
         return self._repo.ledger_page(user_id, limit, offset)
-
-    def adjust(self, *, admin_id: int, user_id: int, delta: int, reason: str) -> tuple[int, LedgerResult]:
-        """Operator adjustment: audited first, then applied with ref ADMIN:{audit_id}, so
-        every adjustment is its own ledger entry and traceable to who and why."""
-        if UsersRepository(self._session).get(user_id) is None:
-            raise NotFoundError("User not found", code="USER_404")
-        audit_id = AuditRepository(self._session).record(
-            actor=f"user:{admin_id}",
-            actor_user_id=admin_id,
-            action="points.adjust",
-            target=f"user:{user_id}",
-            payload={"delta": delta, "reason": reason},
-            now=self._clock.now(),
-        )
-        result = self.apply(
-            user_id=user_id, delta=delta, reason="admin_adjustment", ref_type="ADMIN", ref_id=str(audit_id)
-        )
-        return audit_id, result

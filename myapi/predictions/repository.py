@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -180,3 +181,14 @@ class PredictionsRepository:
             {"u": user_id},
         ).one()
         return {key: int(value) for key, value in row._mapping.items()}
+
+    def symbols_with_predictions(self, trading_day: date, symbols: Sequence[str]) -> list[str]:
+        if not symbols:
+            return []
+        stmt = (
+            select(Prediction.symbol)
+            .where(Prediction.trading_day == trading_day, Prediction.symbol.in_(symbols))
+            .distinct()
+            .order_by(Prediction.symbol)
+        )
+        return list(self.session.scalars(stmt))

@@ -3,23 +3,19 @@ caller's own predictions (the user id comes from the token, never from the reque
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
-from myapi.container import Container
-from myapi.core.db import DbSession
-from myapi.core.deps import ContainerDep
+from myapi.auth.guards import CurrentUserDep
 from myapi.core.enums import PredictionStatus
-from myapi.core.idempotency import IdempotencyDep, IdempotencyInput, run_idempotent
+from myapi.core.idempotency import IdempotentDep
 from myapi.core.pagination import PageDep
-from myapi.core.ratelimit import rate_limit
 from myapi.core.schemas import Envelope, ErrorEnvelope, ok
-from myapi.core.security import CurrentUserDep
+from myapi.core.symbols import normalise_symbol
+from myapi.deps import PredictionServiceDep
 from myapi.predictions.schemas import (
     AcceptedOut,
     CancelledOut,
@@ -28,12 +24,9 @@ from myapi.predictions.schemas import (
     PredictionOut,
     StatsOut,
 )
-from myapi.predictions.service import PredictionService
-from myapi.universe.schemas import normalise_symbol
+from myapi.ratelimit.deps import rate_limit
 
 router = APIRouter(prefix="/v1/predictions", tags=["predictions"], dependencies=[Depends(rate_limit)])
-
-T = TypeVar("T", bound=BaseModel)
 SymbolPath = Annotated[str, Path(min_length=1, max_length=10, examples=["AAPL"])]
 GAME_ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorEnvelope, "description": "PRED_004 not in universe, PRED_404 no prediction"},
@@ -44,22 +37,6 @@ GAME_ERRORS: dict[int | str, dict[str, object]] = {
     },
     422: {"model": ErrorEnvelope, "description": "validation, IDEM_003 key reused"},
 }
-
-
-def _service(session: DbSession, container: Container) -> PredictionService:
-    return PredictionService(session, container.clock(), container.settings(), container.calendar())
-
-
-def _idempotent(
-    session: DbSession,
-    container: Container,
-    user_id: int,
-    idem: IdempotencyInput,
-    status_code: int,
-    produce: Callable[[], T],
-) -> T | JSONResponse:
-    ttl = container.settings().idempotency_ttl_s
-    return run_idempotent(session, container.clock(), ttl, user_id, idem, status_code, produce)
 
 
 @router.post(
@@ -73,12 +50,11 @@ def submit(
     symbol: SymbolPath,
     body: ChoiceIn,
     user: CurrentUserDep,
-    session: DbSession,
-    container: ContainerDep,
-    idem: IdempotencyDep,
+    service: PredictionServiceDep,
+    idem: IdempotentDep,
 ) -> Envelope[AcceptedOut] | JSONResponse:
     def produce() -> Envelope[AcceptedOut]:
-        accepted = _service(session, container).submit(user.id, normalise_symbol(symbol), body.choice)
+        accepted = service.submit(user.id, normalise_symbol(symbol), body.choice)
         return ok(
             AcceptedOut(
                 prediction_id=accepted.prediction_id,
@@ -90,7 +66,7 @@ def submit(
             )
         )
 
-    return _idempotent(session, container, user.id, idem, 202, produce)
+    return idem.run(user.id, 202, produce)
 
 
 @router.patch(
@@ -103,15 +79,14 @@ def change(
     symbol: SymbolPath,
     body: ChoiceIn,
     user: CurrentUserDep,
-    session: DbSession,
-    container: ContainerDep,
-    idem: IdempotencyDep,
+    service: PredictionServiceDep,
+    idem: IdempotentDep,
 ) -> Envelope[PredictionOut] | JSONResponse:
     def produce() -> Envelope[PredictionOut]:
-        prediction = _service(session, container).change(user.id, normalise_symbol(symbol), body.choice)
+        prediction = service.change(user.id, normalise_symbol(symbol), body.choice)
         return ok(PredictionOut.model_validate(prediction))
 
-    return _idempotent(session, container, user.id, idem, 200, produce)
+    return idem.run(user.id, 200, produce)
 
 
 @router.delete(
@@ -123,45 +98,40 @@ def change(
 def cancel(
     symbol: SymbolPath,
     user: CurrentUserDep,
-    session: DbSession,
-    container: ContainerDep,
-    idem: IdempotencyDep,
+    service: PredictionServiceDep,
+    idem: IdempotentDep,
 ) -> Envelope[CancelledOut] | JSONResponse:
     def produce() -> Envelope[CancelledOut]:
         normalised = normalise_symbol(symbol)
-        remaining = _service(session, container).cancel(user.id, normalised)
+        remaining = service.cancel(user.id, normalised)
         return ok(CancelledOut(symbol=normalised, cancelled=True, remaining_slots=remaining))
 
-    return _idempotent(session, container, user.id, idem, 200, produce)
+    return idem.run(user.id, 200, produce)
 
 
 @router.get("/me", summary="My predictions for a trading day (default: today)")
 def mine(
     user: CurrentUserDep,
-    session: DbSession,
-    container: ContainerDep,
+    service: PredictionServiceDep,
     trading_day: Annotated[date | None, Query()] = None,
 ) -> Envelope[MyDayOut]:
-    day, rows = _service(session, container).mine(user.id, trading_day)
+    day, rows = service.mine(user.id, trading_day)
     return ok(MyDayOut(trading_day=day, predictions=[PredictionOut.model_validate(r) for r in rows]))
 
 
 @router.get("/history", summary="My predictions, newest first (paginated)")
 def history(
     user: CurrentUserDep,
-    session: DbSession,
-    container: ContainerDep,
+    service: PredictionServiceDep,
     page: PageDep,
     status: Annotated[PredictionStatus | None, Query()] = None,
 ) -> Envelope[list[PredictionOut]]:
-    rows, total = _service(session, container).history(user.id, page.limit, page.offset, status)
+    rows, total = service.history(user.id, page.limit, page.offset, status)
     return ok(
         [PredictionOut.model_validate(r) for r in rows], total=total, limit=page.limit, offset=page.offset
     )
 
 
 @router.get("/stats", summary="My totals, win rate and streaks")
-def stats(user: CurrentUserDep, session: DbSession, container: ContainerDep) -> Envelope[StatsOut]:
-    s = _service(session, container).stats(user.id)
-    decided = s["correct"] + s["incorrect"]
-    return ok(StatsOut(**s, win_rate=round(s["correct"] / decided, 4) if decided else None))
+def stats(user: CurrentUserDep, service: PredictionServiceDep) -> Envelope[StatsOut]:
+    return ok(service.stats(user.id))

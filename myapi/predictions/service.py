@@ -15,14 +15,17 @@ from myapi.core.errors import AppError, NotFoundError
 from myapi.cycle.calendar import MarketCalendar
 from myapi.cycle.repository import SessionsRepository
 from myapi.cycle.service import is_open_for_predictions
-from myapi.outbox.repository import OutboxRepository
+from myapi.events.catalogue import (
+    PredictionCancelled,
+    PredictionChanged,
+    PredictionSubmitted,
+    Topic,
+    emit,
+)
 from myapi.predictions.models import Prediction
 from myapi.predictions.repository import PredictionsRepository
+from myapi.predictions.schemas import StatsOut
 from myapi.slots.service import SlotService
-
-PREDICTION_TOPIC_SUBMITTED = "prediction.submitted"
-PREDICTION_TOPIC_CHANGED = "prediction.changed"
-PREDICTION_TOPIC_CANCELLED = "prediction.cancelled"
 
 
 class PredictionsClosedError(AppError):
@@ -75,6 +78,9 @@ class PredictionService:
         self._calendar = calendar
         self._repo = PredictionsRepository(session)
 
+    def _slots(self) -> SlotService:
+        return SlotService(self._session, self._clock, self._settings, self._calendar)
+
     def _open_day(self, now: datetime) -> date:
         """Today's trading day, if it accepts predictions now; else PRED_001."""
         day = self._calendar.trading_day_for(now)
@@ -113,17 +119,14 @@ class PredictionService:
         )
         if prediction_id is None:
             raise DuplicatePredictionError(details={"symbol": symbol})
-        slots = SlotService(self._session, self._clock, self._settings).consume(user_id, day)
-        OutboxRepository(self._session).add(
-            PREDICTION_TOPIC_SUBMITTED,
-            {
-                "prediction_id": prediction_id,
-                "user_id": user_id,
-                "trading_day": day.isoformat(),
-                "symbol": symbol,
-                "choice": choice.value,
-                "submitted_at": now.isoformat(),
-            },
+        slots = self._slots().consume(user_id, day)
+        emit(
+            self._session,
+            PredictionSubmitted(
+                prediction_id=prediction_id, user_id=user_id, trading_day=day, symbol=symbol,
+                choice=choice, submitted_at=now,
+            ),
+            Topic.PREDICTION_SUBMITTED,
             now=now,
             group_id=f"user-{user_id}",
             dedup_id=f"prediction-{prediction_id}-submitted-{int(now.timestamp() * 1000)}",
@@ -141,9 +144,10 @@ class PredictionService:
             self._repo.set_choice(prediction.id, choice, now)
             prediction.choice = choice
             prediction.updated_at = now
-            OutboxRepository(self._session).add(
-                PREDICTION_TOPIC_CHANGED,
-                {"prediction_id": prediction.id, "user_id": user_id, "choice": choice.value},
+            emit(
+                self._session,
+                PredictionChanged(prediction_id=prediction.id, user_id=user_id, choice=choice),
+                Topic.PREDICTION_CHANGED,
                 now=now,
                 group_id=f"user-{user_id}",
                 dedup_id=f"prediction-{prediction.id}-changed-{int(now.timestamp() * 1000)}",
@@ -159,10 +163,11 @@ class PredictionService:
         if prediction is None:
             raise PredictionNotFoundError(details={"symbol": symbol})
         self._repo.cancel(prediction.id, now)
-        slots = SlotService(self._session, self._clock, self._settings).refund(user_id, day)
-        OutboxRepository(self._session).add(
-            PREDICTION_TOPIC_CANCELLED,
-            {"prediction_id": prediction.id, "user_id": user_id},
+        slots = self._slots().refund(user_id, day)
+        emit(
+            self._session,
+            PredictionCancelled(prediction_id=prediction.id, user_id=user_id),
+            Topic.PREDICTION_CANCELLED,
             now=now,
             group_id=f"user-{user_id}",
             dedup_id=f"prediction-{prediction.id}-cancelled-{int(now.timestamp() * 1000)}",
@@ -178,5 +183,10 @@ class PredictionService:
     ) -> tuple[list[Prediction], int]:
         return self._repo.history(user_id, limit, offset, status)
 
-    def stats(self, user_id: int) -> dict[str, int]:
-        return self._repo.stats(user_id)
+    def stats(self, user_id: int) -> StatsOut:
+        """Totals by outcome; the win rate is correct / (correct + incorrect), None
+        before any prediction was decided (VOID and cancelled ones do not count)."""
+        counts = self._repo.stats(user_id)
+        decided = counts["correct"] + counts["incorrect"]
+        win_rate = round(counts["correct"] / decided, 4) if decided else None
+        return StatsOut(**counts, win_rate=win_rate)

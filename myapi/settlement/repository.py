@@ -7,6 +7,9 @@ The working sets live in temporary tables dropped at commit:
   aff   — the symbols whose settlement must be (re)computed
   chg   — the predictions whose points change (a first win, or a revision's flip),
           with old and new values: what the ledger entries are made from
+
+The ledger entries themselves are handed to points (myapi.points.staging.LedgerStaging),
+which applies them with the ledger's invariants.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ class SettlementRepository:
     def reset(self) -> None:
         """Drop working tables left by an earlier settlement in the same transaction
         (ON COMMIT DROP only fires at the outermost commit)."""
-        self._exec("DROP TABLE IF EXISTS pg_temp.eff, pg_temp.aff, pg_temp.chg, pg_temp.pending_ledger")
+        self._exec("DROP TABLE IF EXISTS pg_temp.eff, pg_temp.aff, pg_temp.chg")
 
     def load_effective_prices(self, day: date) -> None:
         """eff: one row per universe symbol; close NULL when no valid price exists; the
@@ -198,62 +201,22 @@ class SettlementRepository:
             ).scalar_one()
         )
 
-    def stage_ledger_entries(self, day: date) -> int:
-        """pending_ledger: the point changes chg implies. A first award uses the ref
-        SETTLEMENT:{day}:{symbol}:{user}; corrections from a later vendor revision use
-        their own refs (…:r{rev}), a reversal SETTLEMENT_REVERSAL:…:r{rev}."""
-        return int(
-            self._exec(
-                """
-                CREATE TEMP TABLE pending_ledger ON COMMIT DROP AS
-                SELECT user_id, new_points - old_points AS delta,
-                       CASE WHEN new_points > old_points THEN 'SETTLEMENT' ELSE 'SETTLEMENT_REVERSAL' END
-                           AS ref_type,
-                       :day_s || ':' || symbol || ':' || user_id
-                           || CASE WHEN old_status = 'PENDING' THEN '' ELSE '\\:r' || rev END AS ref_id,
-                       CASE WHEN new_points > old_points THEN 'prediction_win'
-                            ELSE 'settlement_correction' END AS reason,
-                       symbol
-                FROM chg WHERE new_points <> old_points
-                """,
-                day_s=day.isoformat(),
-            ).rowcount
-        )
-
-    def users_short_of_points(self) -> list[int]:
-        """Users whose balance cannot absorb a reversal (the balance never goes negative).
-        Only players with a negative entry can fall short."""
-        rows = self._exec(
-            """
-            SELECT l.user_id FROM pending_ledger l
-            LEFT JOIN crypto.point_balances b ON b.user_id = l.user_id
-            WHERE l.user_id IN (SELECT user_id FROM pending_ledger WHERE delta < 0)
-            GROUP BY l.user_id, b.balance
-            HAVING COALESCE(b.balance, 0) + sum(l.delta) < 0
-            ORDER BY l.user_id LIMIT 20
-            """
-        )
-        return [int(r[0]) for r in rows]
-
-    def outbox_events(self, day: date, now: datetime) -> None:
-        """One `points.awarded` event per player whose points changed (FIFO per player).
-        The dedup id names the settlement run (its instant), like `settlement.completed`:
-        a revision's events never collide with the first award's."""
-        self._exec(
-            """
-            INSERT INTO crypto.outbox (topic, payload, group_id, dedup_id, created_at, next_attempt_at)
-            SELECT 'points.awarded',
-                   jsonb_build_object('user_id', user_id, 'trading_day', :day_s,
-                                      'delta', sum(delta), 'entries', count(*)),
-                   'user-' || user_id,
-                   'points-' || :day_s || '-' || user_id || '-' || :stamp,
-                   :now, :now
-            FROM pending_ledger GROUP BY user_id
-            """,
-            day_s=day.isoformat(),
-            now=now,
-            stamp=str(int(now.timestamp() * 1000)),
-        )
+    def ledger_changes(self, day: date) -> tuple[str, dict[str, Any]]:
+        """The point changes chg implies, as a SELECT for LedgerStaging.stage. A first
+        award uses the ref SETTLEMENT:{day}:{symbol}:{user}; corrections from a later
+        vendor revision use their own refs (…:r{rev}), a reversal SETTLEMENT_REVERSAL:…:r{rev}."""
+        sql = """
+            SELECT user_id, new_points - old_points AS delta,
+                   CASE WHEN new_points > old_points THEN 'SETTLEMENT' ELSE 'SETTLEMENT_REVERSAL' END
+                       AS ref_type,
+                   :day_s || ':' || symbol || ':' || user_id
+                       || CASE WHEN old_status = 'PENDING' THEN '' ELSE '\\:r' || rev END AS ref_id,
+                   CASE WHEN new_points > old_points THEN 'prediction_win'
+                        ELSE 'settlement_correction' END AS reason,
+                   symbol
+            FROM chg WHERE new_points <> old_points
+        """
+        return sql, {"day_s": day.isoformat()}
 
     def counts(self, day: date) -> dict[str, Any]:
         row = self._exec(

@@ -6,18 +6,17 @@ from datetime import date
 
 from fastapi import APIRouter, Depends
 
-from myapi.core.db import DbSession
-from myapi.core.ratelimit import rate_limit
 from myapi.core.schemas import Envelope, ok
+from myapi.deps import SettlementQueriesDep
+from myapi.ratelimit.deps import rate_limit
 from myapi.settlement.schemas import DaySettlementOut, SymbolSettlementOut
-from myapi.settlement.service import SettlementQueries
 
 router = APIRouter(prefix="/v1/settlements", tags=["game"], dependencies=[Depends(rate_limit)])
 
 
 @router.get("/{trading_day}", summary="Per-symbol outcomes and prices of a settled day")
-def day_settlement(trading_day: date, session: DbSession) -> Envelope[DaySettlementOut]:
-    row, symbols = SettlementQueries(session).day(trading_day)
+def day_settlement(trading_day: date, queries: SettlementQueriesDep) -> Envelope[DaySettlementOut]:
+    row, symbols = queries.day(trading_day)
     return ok(
         DaySettlementOut(
             trading_day=trading_day,

@@ -16,14 +16,12 @@ from myapi.core.enums import Phase
 from myapi.core.errors import AppError, ConflictError, NotFoundError
 from myapi.cycle.models import SessionControl
 from myapi.cycle.repository import SessionsRepository
-from myapi.outbox.repository import OutboxRepository
-from myapi.points.repository import PointsRepository
+from myapi.events.catalogue import SettlementCompleted, Topic, emit
+from myapi.points.staging import LedgerStaging
 from myapi.settlement.models import Settlement
 from myapi.settlement.repository import SettlementReadRepository, SettlementRepository
 
 logger = logging.getLogger("myapi.settlement")
-
-SETTLEMENT_COMPLETED_TOPIC = "settlement.completed"
 
 
 class SessionNotClosedError(ConflictError):
@@ -81,18 +79,18 @@ class SettlementService:
             self._repo.create_change_table()
             changed = self._repo.resettle_changed(trading_day, now, win)
             changed += self._repo.settle_pending(trading_day, now, win)
-            staged = self._repo.stage_ledger_entries(trading_day)
+            staging = LedgerStaging(self._session)
+            staged = staging.stage(*self._repo.ledger_changes(trading_day))
             entries = users = 0
             if staged:
-                points = PointsRepository(self._session)
                 # Balances are locked before they are checked: a spend committing in
                 # between cannot turn a SETTLE_002 into a constraint violation.
-                points.lock_staged_balances(now)
-                short = self._repo.users_short_of_points()
+                staging.lock_balances(now)
+                short = staging.users_short_of_points()
                 if short:
                     raise ReversalExceedsBalanceError(details={"user_ids": short})
-                entries, users = points.apply_staged_entries(trading_day, now)
-                self._repo.outbox_events(trading_day, now)
+                entries, users = staging.apply(trading_day, now)
+                staging.emit_points_awarded(trading_day, now)
             result.update(predictions_changed=changed, ledger_entries=entries, players_credited=users)
         if session_row.settled_at is None:
             session_row.settled_at = now
@@ -100,9 +98,10 @@ class SettlementService:
         counts = self._repo.counts(trading_day)
         result["counts"] = {k: int(v) for k, v in counts.items()}
         if affected:
-            OutboxRepository(self._session).add(
-                SETTLEMENT_COMPLETED_TOPIC,
-                result,
+            emit(
+                self._session,
+                SettlementCompleted.model_validate(result),
+                Topic.SETTLEMENT_COMPLETED,
                 now=now,
                 group_id=f"settlement-{trading_day.isoformat()}",
                 dedup_id=f"settlement-{trading_day.isoformat()}-{int(now.timestamp() * 1000)}",

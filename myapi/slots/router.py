@@ -5,23 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from myapi.container import Container
-from myapi.core.db import DbSession
-from myapi.core.deps import ContainerDep
-from myapi.core.idempotency import IdempotencyDep, run_idempotent
+from myapi.auth.guards import CurrentUserDep
+from myapi.core.idempotency import IdempotentDep
 from myapi.core.pagination import PageDep
-from myapi.core.ratelimit import rate_limit
 from myapi.core.schemas import Envelope, ErrorEnvelope, ok
-from myapi.core.security import CurrentUserDep
+from myapi.deps import SlotServiceDep
+from myapi.ratelimit.deps import rate_limit
 from myapi.slots.schemas import ReceiptIn, SlotStatusOut, UnlockHistoryOut, UnlockIn
-from myapi.slots.service import AdReceipt, SlotService, SlotStatus
+from myapi.slots.service import AdReceipt, SlotStatus
 
 router = APIRouter(prefix="/v1/ads", tags=["slots"], dependencies=[Depends(rate_limit)])
 dev_router = APIRouter(prefix="/v1/ads", tags=["slots"], dependencies=[Depends(rate_limit)])
-
-
-def _service(session: DbSession, container: Container) -> SlotService:
-    return SlotService(session, container.clock(), container.settings())
 
 
 def _out(status: SlotStatus) -> SlotStatusOut:
@@ -29,9 +23,8 @@ def _out(status: SlotStatus) -> SlotStatusOut:
 
 
 @router.get("/status", summary="My slots today: base, used, ad unlocks, cooldown, available")
-def status(user: CurrentUserDep, session: DbSession, container: ContainerDep) -> Envelope[SlotStatusOut]:
-    day = container.calendar().trading_day_for(container.clock().now())
-    return ok(_out(_service(session, container).status(user.id, day)))
+def status(user: CurrentUserDep, service: SlotServiceDep) -> Envelope[SlotStatusOut]:
+    return ok(_out(service.status(user.id)))
 
 
 @router.post(
@@ -46,26 +39,22 @@ def status(user: CurrentUserDep, session: DbSession, container: ContainerDep) ->
 def unlock(
     body: UnlockIn,
     user: CurrentUserDep,
-    session: DbSession,
-    container: ContainerDep,
-    idem: IdempotencyDep,
+    service: SlotServiceDep,
+    idem: IdempotentDep,
 ) -> Envelope[SlotStatusOut] | JSONResponse:
     def produce() -> Envelope[SlotStatusOut]:
-        day = container.calendar().trading_day_for(container.clock().now())
         r = body.receipt
         receipt = AdReceipt(r.user_id, r.nonce, r.issued_at, r.signature)
-        return ok(_out(_service(session, container).unlock_by_ad(user.id, day, receipt)))
+        return ok(_out(service.unlock_by_ad(user.id, receipt)))
 
-    return run_idempotent(
-        session, container.clock(), container.settings().idempotency_ttl_s, user.id, idem, 200, produce
-    )
+    return idem.run(user.id, 200, produce)
 
 
 @router.get("/history", summary="My slot unlocks (ads and cooldown), newest first")
 def history(
-    user: CurrentUserDep, session: DbSession, container: ContainerDep, page: PageDep
+    user: CurrentUserDep, service: SlotServiceDep, page: PageDep
 ) -> Envelope[list[UnlockHistoryOut]]:
-    rows, total = _service(session, container).history(user.id, page.limit, page.offset)
+    rows, total = service.history(user.id, page.limit, page.offset)
     return ok(
         [UnlockHistoryOut.model_validate(r) for r in rows], total=total, limit=page.limit, offset=page.offset
     )
@@ -75,6 +64,6 @@ def history(
     "/dev-receipt",
     summary="Development only: a receipt signed as the ad network would (absent in production)",
 )
-def dev_receipt(user: CurrentUserDep, session: DbSession, container: ContainerDep) -> Envelope[ReceiptIn]:
-    receipt = _service(session, container).dev_receipt(user.id)
+def dev_receipt(user: CurrentUserDep, service: SlotServiceDep) -> Envelope[ReceiptIn]:
+    receipt = service.dev_receipt(user.id)
     return ok(ReceiptIn(**receipt.__dict__))

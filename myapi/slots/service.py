@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from myapi.core.clock import Clock, to_kst
 from myapi.core.config import Settings
 from myapi.core.errors import AppError
+from myapi.cycle.calendar import MarketCalendar
 from myapi.slots import policy
 from myapi.slots.models import AdUnlock
 from myapi.slots.policy import SlotRules, SlotState
@@ -87,9 +88,10 @@ class SlotStatus:
 
 
 class SlotService:
-    def __init__(self, session: Session, clock: Clock, settings: Settings) -> None:
+    def __init__(self, session: Session, clock: Clock, settings: Settings, calendar: MarketCalendar) -> None:
         self._clock = clock
         self._settings = settings
+        self._calendar = calendar
         self._repo = SlotsRepository(session)
         self.rules = SlotRules(
             base=settings.base_prediction_slots,
@@ -136,8 +138,13 @@ class SlotService:
             can_unlock=policy.can_unlock_by_ad(state, self.rules),
         )
 
-    def status(self, user_id: int, day: date) -> SlotStatus:
-        """Read-only: recoveries due by now are counted, not written."""
+    def today(self) -> date:
+        """The trading day whose slots a request made now uses."""
+        return self._calendar.trading_day_for(self._clock.now())
+
+    def status(self, user_id: int, day: date | None = None) -> SlotStatus:
+        """Read-only (default: today's): recoveries due by now are counted, not written."""
+        day = day or self.today()
         state, _ = policy.recover(self._state(self._repo.get(user_id, day)), self.rules, self._clock.now())
         return self._status(day, state)
 
@@ -162,7 +169,7 @@ class SlotService:
         self._save(user_id, day, state, now)
         return self._status(day, state)
 
-    def unlock_by_ad(self, user_id: int, day: date, receipt: AdReceipt) -> SlotStatus:
+    def unlock_by_ad(self, user_id: int, receipt: AdReceipt, day: date | None = None) -> SlotStatus:
         """Verify the ad network's receipt and add one slot. Forged (bad signature or
         another player's receipt), stale (outside the time window), replayed (nonce
         seen before) or over the daily cap: rejected, nothing unlocked."""
@@ -174,6 +181,7 @@ class SlotService:
         now = self._clock.now()
         if abs(now.timestamp() - receipt.issued_at) > self._settings.ad_receipt_max_age_s:
             raise StaleReceiptError()
+        day = day or self.today()
         state = self._locked_state(user_id, day, now)
         # The nonce is claimed first so a replay is reported as such; if the cap then
         # refuses, the rollback releases the nonce again.

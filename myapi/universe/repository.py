@@ -11,7 +11,6 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from myapi.predictions.models import Prediction
 from myapi.universe.models import ActiveUniverse
 
 
@@ -47,17 +46,6 @@ class UniverseRepository:
             text("SELECT pg_advisory_xact_lock(hashtext('universe'), :d)"),
             {"d": trading_day.toordinal()},
         )
-
-    def symbols_with_predictions(self, trading_day: date, symbols: Sequence[str]) -> list[str]:
-        if not symbols:
-            return []
-        stmt = (
-            select(Prediction.symbol)
-            .where(Prediction.trading_day == trading_day, Prediction.symbol.in_(symbols))
-            .distinct()
-            .order_by(Prediction.symbol)
-        )
-        return list(self.session.scalars(stmt))
 
     def delete_symbols(self, trading_day: date, symbols: Sequence[str]) -> int:
         if not symbols:

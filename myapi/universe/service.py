@@ -9,21 +9,18 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from myapi.admin.repository import AuditRepository
+from myapi.audit.repository import AuditRepository
 from myapi.core.clock import Clock
 from myapi.core.config import Settings
 from myapi.core.errors import ConflictError, ValidationFailedError
+from myapi.core.symbols import is_valid_symbol, normalise_symbol
 from myapi.cycle.calendar import MarketCalendar
 from myapi.cycle.service import NotATradingDayError
+from myapi.predictions.repository import PredictionsRepository
 from myapi.universe.defaults import DEFAULT_TICKERS
 from myapi.universe.models import ActiveUniverse
 from myapi.universe.repository import Baseline, UniverseRepository
-from myapi.universe.schemas import (
-    UniverseSymbolIn,
-    UniverseUpsertOut,
-    is_valid_symbol,
-    normalise_symbol,
-)
+from myapi.universe.schemas import UniverseItemOut, UniverseSymbolIn, UniverseTodayOut, UniverseUpsertOut
 
 
 class UniverseInUseError(ConflictError):
@@ -99,7 +96,7 @@ class UniverseService:
         existing = {row.symbol: row for row in self._repo.list_for_day(day)}
         wanted = dict(ordered)
         removed = sorted(set(existing) - set(wanted))
-        in_use = self._repo.symbols_with_predictions(day, removed)
+        in_use = PredictionsRepository(self._session).symbols_with_predictions(day, removed)
         if in_use:
             raise UniverseInUseError(details={"symbols": in_use})
         added = [s for s in wanted if s not in existing]
@@ -138,6 +135,19 @@ class UniverseService:
 
     def list_for_day(self, trading_day: date) -> list[ActiveUniverse]:
         return self._repo.list_for_day(trading_day)
+
+    def today(self) -> UniverseTodayOut:
+        """The current trading day's tickers with their baselines; `baselines_available`
+        is false while any symbol has none yet."""
+        day = self._calendar.trading_day_for(self._clock.now())
+        items = [
+            UniverseItemOut(
+                symbol=r.symbol, seq=r.seq, baseline_price=r.baseline_price, baseline_at=r.baseline_at
+            )
+            for r in self._repo.list_for_day(day)
+        ]
+        available = bool(items) and all(i.baseline_price is not None for i in items)
+        return UniverseTodayOut(trading_day=day, items=items, baselines_available=available)
 
     def _row(self, day: date, symbol: str, seq: int, baseline: Baseline | None) -> dict[str, object]:
         return {

@@ -4,6 +4,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from myapi.core.enums import UserRole
 from myapi.core.schemas import KstDateTime
+from myapi.users.service import Profile
 
 NICKNAME_PATTERN = r"^[0-9A-Za-z_가-힣]{2,30}$"
 
@@ -45,3 +46,8 @@ class RoleUpdate(BaseModel):
 def me_out(user: object, points_balance: int) -> MeOut:
     fields = {name: getattr(user, name) for name in UserOut.model_fields}
     return MeOut.model_validate({**fields, "points_balance": points_balance})
+
+
+def profile_out(profile: Profile) -> MeOut:
+    """A `users.service.Profile` (the user and their balance) as the API shows it."""
+    return me_out(profile.user, profile.points_balance)

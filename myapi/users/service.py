@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from myapi.admin.repository import AuditRepository
-from myapi.auth.repository import AuthRepository
+from myapi.audit.repository import AuditRepository
 from myapi.core.clock import Clock
 from myapi.core.enums import UserRole
 from myapi.core.errors import AppError, NotFoundError
@@ -59,19 +58,6 @@ class UserService:
             except IntegrityError as exc:  # lost a race for the same nickname
                 raise NicknameTakenError() from exc
         return self.profile(user_id)
-
-    def deactivate(self, user_id: int) -> None:
-        """Deactivate the account and revoke every refresh token. Access tokens stop
-        working at once (every request re-checks is_active). Idempotent."""
-        user = self._users.get_for_update(user_id)
-        if user is None:
-            raise NotFoundError("User not found", code="USER_404")
-        now = self._clock.now()
-        if user.is_active:
-            user.is_active = False
-            user.deactivated_at = now
-            user.updated_at = now
-        AuthRepository(self._session).revoke_all_for_user(user_id, now)
 
     def set_role(self, actor: int, user_id: int, role: UserRole, reason: str) -> Profile:
         """Operator action: grant or revoke ADMIN. Audited."""

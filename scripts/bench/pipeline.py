@@ -53,7 +53,7 @@ from sqlalchemy import text
 from myapi.core.clock import SystemClock
 from myapi.core.config import Settings
 from myapi.core.db import make_engine, make_sessionmaker, unit_of_work
-from myapi.outbox.relay import TOPIC_QUEUES, OutboxRelay
+from myapi.events.relay import TOPIC_QUEUES, OutboxRelay
 from myapi.outbox.repository import OutboxRepository
 from myapi.providers.queue import (
     OutgoingMessage,

@@ -17,7 +17,7 @@ Not part of the test run. What it does, and undoes at the end (also on Ctrl-C or
    (statements slower than the timeout the app would apply are flagged). The result is
    checked after an ANALYZE (nothing PENDING, CORRECT count as computed independently,
    one SETTLEMENT ledger row per win, sum of balances, the integrity checks of
-   myapi.admin.integrity, run with enable_nestloop off: see verify()).
+   myapi.admin.repository, run with enable_nestloop off: see verify()).
 2. A second fresh database generated the same way with --naive-sample / 10 players (the
    same seed, so the same first players' predictions), settled by a naive loop in one
    unit of work: per PENDING prediction, load it with the ORM, decide in Python, update
@@ -50,7 +50,7 @@ from typing import Any
 from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session
 
-from myapi.admin.integrity import IntegrityRepository
+from myapi.admin.repository import IntegrityRepository
 from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
 from myapi.core.db import make_engine, make_sessionmaker, unit_of_work

@@ -1,9 +1,10 @@
-"""Idempotent creation of every queue named in settings, each with its DLQ and redrive
+"""Idempotent creation of queues named in settings, each with its DLQ and redrive
 policy (SPEC §7). Running it again converges attributes instead of failing."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -60,10 +61,16 @@ def _ensure_one(client: SQSClient, name: str, attributes: Attributes) -> tuple[s
     return url, False
 
 
-def ensure_queues(client: SQSClient, settings: Settings) -> list[EnsuredQueue]:
+def ensure_queues(
+    client: SQSClient, settings: Settings, keys: Iterable[str] | None = None
+) -> list[EnsuredQueue]:
+    """Ensure the queues of `keys` (Settings.queue_names keys; default: every one)."""
+    wanted = None if keys is None else set(keys)
     ensured: list[EnsuredQueue] = []
     try:
         for key, name in settings.queue_names.items():
+            if wanted is not None and key not in wanted:
+                continue
             fifo_attrs: Attributes = {"ContentBasedDeduplication": "false"} if is_fifo(name) else {}
             dlq_name = dlq_name_for(name)
             dlq_url, _ = _ensure_one(

@@ -1,4 +1,4 @@
-"""Access control in one place.
+"""Access control in one place (the guards every router declares).
 
 * `current_user` — every player route (`/v1`, except the public allow-list below):
   a valid RS256 access token of an active user.
@@ -140,8 +140,6 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/v1/session/today"),
         ("GET", "/v1/universe/today"),
         ("GET", "/v1/settlements/{trading_day}"),
-        ("GET", "/v1/rewards/catalog"),
-        ("GET", "/v1/leaderboard"),
     }
 )
 # Non-API routes that are public: probes, metrics, docs, keys.

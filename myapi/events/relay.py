@@ -1,11 +1,20 @@
-"""The outbox relay: publishes committed events to SQS (SPEC §7).
+"""The outbox relay: publishes committed events to SQS (SPEC §7), routed by the
+event catalogue.
 
 One pass: claim due rows (FOR UPDATE SKIP LOCKED), send them with SendMessageBatch
 (≤ 10 per call, FIFO group/dedup ids from the row), mark what was sent as published and
 what failed with attempts/last_error and an exponential back-off — all in one
 transaction. A crash after sending but before the commit leaves the rows unpublished,
 so they are sent again (at-least-once); FIFO dedup ids and idempotent consumers absorb
-the duplicate.
+the duplicate. Rows of a topic without a consumer are marked published unsent; rows of
+a topic the catalogue does not know are kept with the error (an operator's problem).
+
+This is the one place that talks to SQS inside a transaction, on purpose: the row locks
+of the claim are what keep two relays from sending the same row, and a lease (commit the
+claim, send, then mark in a second transaction) would trade that for a lease timeout
+that can expire mid-send and a third transaction per batch. The transaction is short
+(one SendMessageBatch per 10 rows, SQS answers in milliseconds) and holds only the
+claimed outbox rows, which no request writes to; see docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from myapi.core.clock import Clock
 from myapi.core.config import Settings
 from myapi.core.db import unit_of_work
+from myapi.events.catalogue import spec_for
 from myapi.outbox.models import OutboxEvent
 from myapi.outbox.repository import OutboxClaimRepository
 from myapi.providers.queue import MAX_BATCH_SIZE, OutgoingMessage, QueueError, SqsQueue
@@ -29,16 +39,6 @@ from myapi.providers.queue import MAX_BATCH_SIZE, OutgoingMessage, QueueError, S
 logger = logging.getLogger("myapi.outbox")
 
 ENVELOPE_VERSION = 1
-# Which queue (a key of Settings.queue_names) carries each topic.
-TOPIC_QUEUES: dict[str, str] = {
-    "prediction.submitted": "prediction_submit",
-    "prediction.changed": "prediction_submit",
-    "prediction.cancelled": "prediction_submit",
-    "points.awarded": "points_award",
-    "settlement.completed": "points_award",
-    "eod.fetch.requested": "eod_fetch",
-    "settlement.requested": "settlement_compute",
-}
 
 
 def envelope(event: OutboxEvent) -> str:
@@ -61,6 +61,7 @@ class RelayResult:
     claimed: int = 0
     published: int = 0
     failed: int = 0
+    unrouted: int = 0  # known topics without a consumer: marked published, not sent
     errors: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -68,6 +69,7 @@ class RelayResult:
             "claimed": self.claimed,
             "published": self.published,
             "failed": self.failed,
+            "unrouted": self.unrouted,
             "errors": self.errors,
         }
 
@@ -89,6 +91,11 @@ class OutboxRelay:
         delay = min(self._settings.outbox_max_backoff_s, 2 ** min(attempts, 16))
         return now + timedelta(seconds=delay)
 
+    def lag(self) -> tuple[int, float]:
+        """Unpublished rows and the age in seconds of the oldest (the outbox lag gauges)."""
+        with unit_of_work(self._factory) as session:
+            return OutboxClaimRepository(session).lag(self._clock.now())
+
     def publish_once(self, limit: int | None = None) -> RelayResult:
         """One pass over due rows; returns what happened."""
         result = RelayResult()
@@ -98,14 +105,17 @@ class OutboxRelay:
             events = repo.claim(limit or self._settings.outbox_batch_size, now)
             result.claimed = len(events)
             by_queue: dict[str, list[OutboxEvent]] = defaultdict(list)
+            published: list[int] = []
             for event in events:
-                key = TOPIC_QUEUES.get(event.topic)
-                if key is None:
+                spec = spec_for(event.topic)
+                if spec is None:
                     repo.mark_failed(event.id, f"no queue for topic {event.topic!r}", self._retry_at(now, 16))
                     result.failed += 1
-                    continue
-                by_queue[self._settings.queue_names[key]].append(event)
-            published: list[int] = []
+                elif spec.queue is None:
+                    published.append(event.id)
+                    result.unrouted += 1
+                else:
+                    by_queue[self._settings.queue_names[spec.queue]].append(event)
             for queue_name, queued in by_queue.items():
                 for start in range(0, len(queued), MAX_BATCH_SIZE):
                     chunk = queued[start : start + MAX_BATCH_SIZE]
@@ -133,5 +143,5 @@ class OutboxRelay:
                         repo.mark_failed(e.id, error, self._retry_at(now, e.attempts + 1))
                         result.failed += 1
             repo.mark_published(published, self._clock.now())
-            result.published = len(published)
+            result.published = len(published) - result.unrouted
         return result

@@ -13,34 +13,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
-
-from fastapi import Depends, Request, Response
-from sqlalchemy import Engine, bindparam, delete, text
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session
-from sqlalchemy.types import String
 
 from myapi.core.config import Settings
-from myapi.core.deps import ContainerDep
-from myapi.core.errors import RateLimitedError
-from myapi.core.models import RateLimitWindow
-from myapi.core.security import TokenCheck, token_check
-
-_HIT = text(
-    """
-    WITH hits AS (
-        INSERT INTO crypto.rate_limits AS r (key, window_type, window_start, count)
-        SELECT k, t, :window_start, 1 FROM unnest(:keys, :types) AS u(k, t)
-        ON CONFLICT (key, window_type, window_start) DO UPDATE SET count = r.count + 1
-        RETURNING r.key, r.window_type, r.count
-    )
-    SELECT h.key, h.window_type, h.count AS hits, COALESCE(p.count, 0) AS previous
-    FROM hits h
-    LEFT JOIN crypto.rate_limits p
-      ON p.key = h.key AND p.window_type = h.window_type AND p.window_start = :previous_start
-    """
-).bindparams(bindparam("keys", type_=ARRAY(String)), bindparam("types", type_=ARRAY(String)))
+from myapi.ratelimit.repository import RateLimitRepository
 
 
 @dataclass(frozen=True)
@@ -59,34 +34,6 @@ class Verdict:
         if self.retry_after_s is not None:
             headers["Retry-After"] = str(self.retry_after_s)
         return headers
-
-
-class RateLimitRepository:
-    """SQL for the windows. `hit` is one autocommitted statement on the limiter's engine
-    (myapi.core.db.make_rate_limit_engine)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def hit(
-        self, keys: list[tuple[str, str]], window_start: datetime, previous_start: datetime
-    ) -> dict[tuple[str, str], tuple[int, int]]:
-        with self.engine.connect() as conn:  # an autocommit engine: one statement, one round trip
-            rows = conn.execute(
-                _HIT,
-                {
-                    "keys": [k for k, _ in keys],
-                    "types": [t for _, t in keys],
-                    "window_start": window_start,
-                    "previous_start": previous_start,
-                },
-            )
-            return {(r.key, r.window_type): (int(r.hits), int(r.previous)) for r in rows}
-
-
-def delete_expired_windows(session: Session, before: datetime) -> int:
-    result = session.execute(delete(RateLimitWindow).where(RateLimitWindow.window_start < before))
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def route_class(method: str, path: str) -> str:
@@ -139,35 +86,3 @@ class RateLimiter:
 
 def _retry_after(verdict: Verdict) -> int:
     return verdict.retry_after_s or 0
-
-
-def client_ip(request: Request) -> str:
-    # Behind a load balancer, run uvicorn with --proxy-headers and --forwarded-allow-ips
-    # so request.client is the real client.
-    return request.client.host if request.client else "unknown"
-
-
-def rate_limit(
-    request: Request,
-    response: Response,
-    container: ContainerDep,
-    token: Annotated[TokenCheck, Depends(token_check)],
-) -> None:
-    """Router-level dependency for every /v1 route."""
-    settings = container.settings()
-    if not settings.rate_limit_enabled:
-        return
-    limiter = container.rate_limiter()
-    verdict = limiter.check(
-        container.clock().now(),
-        route_class(request.method, request.url.path),
-        token.claims.user_id if token.claims else None,
-        client_ip(request),
-    )
-    if verdict.retry_after_s is not None:
-        raise RateLimitedError(
-            "Too many requests; slow down",
-            details={"retry_after_s": verdict.retry_after_s},
-            headers=verdict.headers(),
-        )
-    response.headers.update(verdict.headers())

@@ -1,5 +1,5 @@
-"""Running a batch step with a `job_runs` record, whoever triggers it (scheduler via
-/internal, a worker, the CLI, an operator).
+"""Running a batch step with a `job_runs` record (job, trading day, outcome, details),
+whoever triggers it (scheduler via /internal, a worker, the CLI, an operator).
 
 The RUNNING row is committed first, so a crash leaves evidence; the work and its
 SUCCEEDED mark commit together in one unit of work; a failure is recorded in a
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from myapi.core.clock import Clock
 from myapi.core.db import unit_of_work
-from myapi.cycle.repository import JobRunsRepository
+from myapi.jobs.repository import JobRunsRepository
 
 logger = logging.getLogger("myapi.jobs")
 
@@ -45,7 +45,7 @@ class JobRunner:
     ) -> JobResult:
         """Run `work(session)` in one unit of work; it returns the details to record."""
         with unit_of_work(self._factory) as session:
-            run_id = JobRunsRepository(session).start(job, trading_day, self._clock.now())
+            run_id = JobRunsRepository(session).start(str(job), trading_day, self._clock.now())
         try:
             with unit_of_work(self._factory) as session:
                 details = work(session)
@@ -59,4 +59,4 @@ class JobRunner:
                     run_id, status="FAILED", now=self._clock.now(), error=repr(exc)[:2000]
                 )
             raise
-        return JobResult(run_id, job, trading_day, "SUCCEEDED", details)
+        return JobResult(run_id, str(job), trading_day, "SUCCEEDED", details)

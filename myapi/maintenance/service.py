@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from myapi.auth.repository import AuthRepository
 from myapi.core.clock import Clock
 from myapi.core.idempotency import IdempotencyRepository
-from myapi.core.ratelimit import delete_expired_windows
+from myapi.ratelimit.repository import delete_expired_windows
 
 
 class MaintenanceService:

@@ -1,0 +1,1 @@
+"""The audit log: every admin and internal write, usable by every domain."""

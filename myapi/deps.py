@@ -1,0 +1,48 @@
+"""Typed per-request service dependencies, one per service the container builds:
+a route declares `service: PredictionServiceDep` and gets the service over the
+request's one unit of work. Routers never construct a service themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from myapi.admin.service import AdminService
+from myapi.auth.service import AuthService
+from myapi.core.deps import ContainerDep, provide
+from myapi.cycle.service import SessionService
+from myapi.health.service import ReadinessService
+from myapi.jobs.definitions import Jobs
+from myapi.points.service import PointsLedger
+from myapi.predictions.service import PredictionService
+from myapi.settlement.service import SettlementQueries
+from myapi.slots.service import SlotService
+from myapi.universe.service import UniverseService
+from myapi.users.service import UserService
+
+AdminServiceDep = Annotated[AdminService, Depends(provide(lambda c: c.admin_service))]
+AuthServiceDep = Annotated[AuthService, Depends(provide(lambda c: c.auth_service))]
+PointsLedgerDep = Annotated[PointsLedger, Depends(provide(lambda c: c.points_ledger))]
+PredictionServiceDep = Annotated[PredictionService, Depends(provide(lambda c: c.prediction_service))]
+SessionServiceDep = Annotated[SessionService, Depends(provide(lambda c: c.session_service))]
+SettlementQueriesDep = Annotated[SettlementQueries, Depends(provide(lambda c: c.settlement_queries))]
+SlotServiceDep = Annotated[SlotService, Depends(provide(lambda c: c.slot_service))]
+UniverseServiceDep = Annotated[UniverseService, Depends(provide(lambda c: c.universe_service))]
+UserServiceDep = Annotated[UserService, Depends(provide(lambda c: c.user_service))]
+
+
+async def get_jobs(container: ContainerDep) -> Jobs:
+    # async: building the job set does no I/O (each job opens its own units of work).
+    jobs: Jobs = container.jobs()
+    return jobs
+
+
+async def get_readiness(container: ContainerDep) -> ReadinessService:
+    readiness: ReadinessService = container.readiness_service()
+    return readiness
+
+
+JobsDep = Annotated[Jobs, Depends(get_jobs)]
+ReadinessServiceDep = Annotated[ReadinessService, Depends(get_readiness)]

@@ -1,0 +1,1 @@
+"""The event catalogue (topics, payloads, routing, handlers) and the outbox relay."""

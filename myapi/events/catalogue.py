@@ -1,0 +1,212 @@
+"""The event catalogue: every topic, its payload model, the queue that carries it and
+the job that consumes it — and every job name. No topic, queue key or job name is
+spelled as a bare string anywhere else.
+
+* A topic with a consumer (`runs` set) is routed to its queue; a worker on that queue
+  validates the payload with the topic's model and runs the job.
+* A topic without a consumer yet (`queue` None) is still written to the outbox with
+  the change that caused it (the outbox is the record of what happened), and the relay
+  marks it published without sending it: nobody reads that queue, so nothing is routed
+  there and `batch.queues ensure` does not create it.
+* Payload models ignore unknown fields: a newer producer may add some.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from myapi.core.enums import Choice
+from myapi.outbox.repository import OutboxRepository
+
+
+class Topic(StrEnum):
+    CYCLE_TICK = "cycle.tick"
+    EOD_FETCH_REQUESTED = "eod.fetch.requested"
+    SETTLEMENT_REQUESTED = "settlement.requested"
+    SETTLEMENT_COMPLETED = "settlement.completed"
+    POINTS_AWARDED = "points.awarded"
+    PREDICTION_SUBMITTED = "prediction.submitted"
+    PREDICTION_CHANGED = "prediction.changed"
+    PREDICTION_CANCELLED = "prediction.cancelled"
+
+
+class QueueKey(StrEnum):
+    """Keys of Settings.queue_names."""
+
+    PREDICTION_SUBMIT = "prediction_submit"
+    EOD_FETCH = "eod_fetch"
+    SETTLEMENT_COMPUTE = "settlement_compute"
+    POINTS_AWARD = "points_award"
+    REWARDS_SAGA = "rewards_saga"
+
+
+class JobName(StrEnum):
+    """The `job` of every `job_runs` row."""
+
+    OPEN_DAY = "session.open"
+    CUTOFF = "session.cutoff"
+    UNIVERSE_UPSERT = "universe.upsert"
+    FETCH_EOD = "eod.fetch"
+    REQUEST_EOD_FETCH = "eod.fetch.request"
+    INGEST_VENDOR_EVENT = "eod.vendor_event"
+    SETTLE = "settlement.run"
+    REQUEST_SETTLEMENT = "settlement.request"
+    TICK = "cycle.tick"
+    GC = "maintenance.gc"
+    PUBLISH_OUTBOX = "outbox.publish"
+
+
+# --- payloads ----------------------------------------------------------------------
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class TradingDayPayload(Payload):
+    """A job about one trading day; None means the job's default day."""
+
+    trading_day: date | None = None
+
+
+class EmptyPayload(Payload):
+    pass
+
+
+class PredictionSubmitted(Payload):
+    prediction_id: int
+    user_id: int
+    trading_day: date
+    symbol: str
+    choice: Choice
+    submitted_at: datetime
+
+
+class PredictionChanged(Payload):
+    prediction_id: int
+    user_id: int
+    choice: Choice
+
+
+class PredictionCancelled(Payload):
+    prediction_id: int
+    user_id: int
+
+
+class PointsAwarded(Payload):
+    """One per player whose points a settlement run changed (the net delta)."""
+
+    user_id: int
+    trading_day: date
+    delta: int
+    entries: int
+
+
+class SettlementCompleted(Payload):
+    """A settlement run's summary (the job's details)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    trading_day: date
+    symbols_settled: int = Field(ge=0)
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    topic: Topic
+    payload: type[Payload]
+    queue: QueueKey | None  # None: no consumer yet; recorded, not delivered
+    runs: JobName | None  # the job a consumer runs for it
+    description: str
+
+
+CATALOGUE: dict[Topic, EventSpec] = {
+    spec.topic: spec
+    for spec in (
+        EventSpec(
+            Topic.CYCLE_TICK, EmptyPayload, QueueKey.SETTLEMENT_COMPUTE, JobName.TICK,
+            "EventBridge Scheduler's tick (sent straight to SQS, not through the outbox)",
+        ),
+        EventSpec(
+            Topic.EOD_FETCH_REQUESTED, TradingDayPayload, QueueKey.EOD_FETCH, JobName.FETCH_EOD,
+            "fetch a day's closes; settlement is requested once none is missing",
+        ),
+        EventSpec(
+            Topic.SETTLEMENT_REQUESTED, TradingDayPayload, QueueKey.SETTLEMENT_COMPUTE, JobName.SETTLE,
+            "settle a day (idempotent; a newer vendor revision re-settles)",
+        ),
+        EventSpec(
+            Topic.SETTLEMENT_COMPLETED, SettlementCompleted, None, None,
+            "a settlement run changed a day's results",
+        ),
+        EventSpec(
+            Topic.POINTS_AWARDED, PointsAwarded, None, None,
+            "a settlement run changed a player's points",
+        ),
+        EventSpec(Topic.PREDICTION_SUBMITTED, PredictionSubmitted, None, None, "a prediction was made"),
+        EventSpec(Topic.PREDICTION_CHANGED, PredictionChanged, None, None, "a prediction's choice changed"),
+        EventSpec(Topic.PREDICTION_CANCELLED, PredictionCancelled, None, None, "a prediction was withdrawn"),
+    )
+}  # fmt: skip
+
+
+def spec_for(topic: str) -> EventSpec | None:
+    """The catalogue entry of a topic as stored in the outbox (None: unknown topic)."""
+    try:
+        return CATALOGUE[Topic(topic)]
+    except ValueError:
+        return None
+
+
+def consumed_queues() -> frozenset[QueueKey]:
+    """Queues some worker reads: the only ones `batch.queues ensure` creates."""
+    return frozenset(s.queue for s in CATALOGUE.values() if s.queue is not None and s.runs is not None)
+
+
+def topics_for(queue: QueueKey) -> frozenset[Topic]:
+    """The message types a worker on `queue` accepts."""
+    return frozenset(s.topic for s in CATALOGUE.values() if s.queue == queue and s.runs is not None)
+
+
+# --- producing ------------------------------------------------------------------------
+def emit(
+    session: Session,
+    payload: Payload,
+    topic: Topic,
+    *,
+    now: datetime,
+    group_id: str | None = None,
+    dedup_id: str | None = None,
+) -> None:
+    """Append `payload` as a `topic` event to the outbox, in the caller's transaction."""
+    spec = CATALOGUE[topic]
+    if not isinstance(payload, spec.payload):
+        raise TypeError(f"{topic} carries {spec.payload.__name__}, not {type(payload).__name__}")
+    OutboxRepository(session).add(
+        topic, payload.model_dump(mode="json"), now=now, group_id=group_id, dedup_id=dedup_id
+    )
+
+
+def _request(session: Session, now: datetime, topic: Topic, trading_day: date) -> dict[str, Any]:
+    """Ask for a job about one day through the queue; commits with the caller's work.
+    The dedup id names the instant, so a later request is a new message."""
+    emit(
+        session,
+        TradingDayPayload(trading_day=trading_day),
+        topic,
+        now=now,
+        dedup_id=f"{topic}-{trading_day.isoformat()}-{int(now.timestamp())}",
+    )
+    return {"trading_day": trading_day.isoformat(), "requested": str(topic)}
+
+
+def request_eod_fetch(session: Session, now: datetime, trading_day: date) -> dict[str, Any]:
+    return _request(session, now, Topic.EOD_FETCH_REQUESTED, trading_day)
+
+
+def request_settlement(session: Session, now: datetime, trading_day: date) -> dict[str, Any]:
+    return _request(session, now, Topic.SETTLEMENT_REQUESTED, trading_day)

@@ -1,0 +1,200 @@
+"""Every batch step, defined once (SPEC §2, §9).
+
+Each method is one job: it resolves its default trading day, runs through `JobRunner`
+(so every run writes a `job_runs` row with its trading day, whatever the entry point),
+and returns the `JobResult`. The entry points are thin adapters over these methods:
+
+* `/internal/...` routes (EventBridge, an operator's script) — myapi/internal/router.py;
+* SQS messages — a worker (batch/worker.py) calls `handle(topic, payload)`, which runs
+  the job the event catalogue names for the topic;
+* the local scheduler (batch/scheduler.py) — `tick()` and `gc()`.
+
+So a job behaves the same from every path: e.g. `fetch_eod` requests settlement once no
+price is missing, whether it came from HTTP, a queue message or the reconcile tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from myapi.core.db import unit_of_work
+from myapi.cycle.service import CycleStep
+from myapi.events.catalogue import (
+    CATALOGUE,
+    JobName,
+    Payload,
+    Topic,
+    TradingDayPayload,
+    request_eod_fetch,
+    request_settlement,
+)
+from myapi.jobs.repository import JobRunsRepository
+from myapi.jobs.runner import JobResult, JobRunner
+from myapi.providers.eod.base import EodQuote
+from myapi.universe.schemas import UniverseUpsertIn
+
+if TYPE_CHECKING:
+    from myapi.container import Container
+
+SCHEDULER_ACTOR = "internal:scheduler"
+CYCLE_ACTOR = "internal:cycle"
+
+
+class Jobs:
+    def __init__(self, container: Container) -> None:
+        self._c = container
+        self._runner = JobRunner(container.sessionmaker(), container.clock())
+        # Consumed topics -> the job that handles them (the catalogue names the job).
+        self._consumers: dict[JobName, Callable[[Payload], JobResult]] = {
+            JobName.FETCH_EOD: lambda p: self.fetch_eod(_day(p)),
+            JobName.SETTLE: lambda p: self.settle(_day(p)),
+            JobName.TICK: lambda _p: self.tick(),
+        }
+
+    # --- the day's session ---------------------------------------------------------
+    def open_day(self, trading_day: date | None = None, *, actor: str = SCHEDULER_ACTOR) -> JobResult:
+        """Open D for predictions, setting the default universe first if D has none.
+        Idempotent: an open or closed session is left as it is. CYCLE_001 (409) on a
+        day that is not an NYSE trading day, before anything is written."""
+        day = trading_day or self._today()
+
+        def work(session: Session) -> dict[str, Any]:
+            sessions = self._c.session_service(session)
+            sessions.times(day)
+            universe_set = self._c.universe_service(session).ensure_default(day, actor=actor)
+            return {**sessions.open(day), "default_universe_set": universe_set}
+
+        return self._runner.run(JobName.OPEN_DAY, work, day)
+
+    def cutoff(self, trading_day: date | None = None) -> JobResult:
+        """Close D for predictions (phase SETTLE). Idempotent."""
+        day = trading_day or self._today()
+        return self._runner.run(JobName.CUTOFF, lambda s: self._c.session_service(s).cutoff(day), day)
+
+    def upsert_universe(self, request: UniverseUpsertIn, *, actor: str = SCHEDULER_ACTOR) -> JobResult:
+        """Replace a day's universe atomically (audited)."""
+        day = request.trading_day or self._today()
+
+        def work(session: Session) -> dict[str, Any]:
+            result = self._c.universe_service(session).upsert(day, request.symbols, actor=actor)
+            return result.model_dump(mode="json")
+
+        return self._runner.run(JobName.UNIVERSE_UPSERT, work, day)
+
+    # --- prices and settlement -----------------------------------------------------
+    def fetch_eod(self, trading_day: date | None = None) -> JobResult:
+        """Fetch D's closes for every universe symbol still without one (provider chain,
+        outside any transaction); once none is missing, request D's settlement (a job of
+        its own). Idempotent: priced symbols are not fetched again, and settlement twice
+        settles once."""
+        day = trading_day or self._last_closed_day()
+        service = self._c.eod_service()
+        result = self._runner.run(JobName.FETCH_EOD, lambda _s: service.fetch(day), day)
+        if not result.details["missing"]:
+            self.request_settlement(day)
+        return result
+
+    def request_eod_fetch(self, trading_day: date) -> JobResult:
+        """Ask a worker for D's EOD fetch (an outbox event, sent by the relay)."""
+        return self._runner.run(
+            JobName.REQUEST_EOD_FETCH, lambda s: request_eod_fetch(s, self._now(), trading_day), trading_day
+        )
+
+    def settle(self, trading_day: date | None = None) -> JobResult:
+        """Settle D (set-based, idempotent, revision-aware; see SettlementService)."""
+        day = trading_day or self._last_closed_day()
+        return self._runner.run(JobName.SETTLE, lambda s: self._c.settlement_service(s).settle(day), day)
+
+    def request_settlement(self, trading_day: date) -> JobResult:
+        """Ask a worker for D's settlement (an outbox event, sent by the relay)."""
+        return self._runner.run(
+            JobName.REQUEST_SETTLEMENT, lambda s: request_settlement(s, self._now(), trading_day), trading_day
+        )
+
+    def ingest_vendor_event(self, asof: date, vendor_rev: int, quotes: Sequence[EodQuote]) -> JobResult:
+        """A vendor's pushed prices: stored, and D's (re)settlement requested when new."""
+        return self._runner.run(
+            JobName.INGEST_VENDOR_EVENT,
+            lambda s: self._c.vendor_event_service(s).ingest(asof, vendor_rev, quotes),
+            asof,
+        )
+
+    # --- the reconcile loop --------------------------------------------------------
+    def tick(self) -> JobResult:
+        """Do whatever part of the daily cycle is due and not done (CyclePlanner's
+        rules), each step as its own job. A fetch or settlement request is repeated at
+        most once per CYCLE_RETRY_INTERVAL_MIN. Safe to call any time, any number of
+        times; a missed or doubled tick changes nothing."""
+        with unit_of_work(self._c.sessionmaker()) as session:
+            steps = self._c.cycle_planner(session).due_steps()
+            last_requests = {
+                step: JobRunsRepository(session).last_start(_REQUEST_JOBS[step.kind], step.trading_day)
+                for step in steps
+                if step.kind in _REQUEST_JOBS
+            }
+        retry = self._c.settings().cycle_retry_interval_min * 60
+        actions: list[dict[str, Any]] = []
+        for step in steps:
+            last = last_requests.get(step)
+            if last is not None and (self._now() - last).total_seconds() < retry:
+                continue
+            result = self._run_step(step)
+            actions.append({"step": _STEP_NAMES.get(step.kind, result.job), **result.details})
+        return self._runner.run(JobName.TICK, lambda _s: {"actions": actions})
+
+    def _run_step(self, step: CycleStep) -> JobResult:
+        if step.kind == "cutoff":
+            return self.cutoff(step.trading_day)
+        if step.kind == "request_eod_fetch":
+            return self.request_eod_fetch(step.trading_day)
+        if step.kind == "request_settlement":
+            return self.request_settlement(step.trading_day)
+        return self.open_day(step.trading_day, actor=CYCLE_ACTOR)
+
+    # --- housekeeping --------------------------------------------------------------
+    def gc(self) -> JobResult:
+        """Delete what has expired (OAuth states, refresh tokens, idempotency keys,
+        rate-limit windows)."""
+        return self._runner.run(JobName.GC, lambda s: self._c.maintenance_service(s).gc())
+
+    def publish_outbox(self) -> JobResult:
+        """One relay pass over due outbox rows (the relay process runs passes
+        continuously without recording each; this is the on-demand step)."""
+        relay = self._c.outbox_relay()
+        return self._runner.run(JobName.PUBLISH_OUTBOX, lambda _s: relay.publish_once().as_dict())
+
+    # --- queue entry point ---------------------------------------------------------
+    def handle(self, topic: Topic, payload: dict[str, Any]) -> JobResult:
+        """Run the job the catalogue names for a consumed topic. The payload is validated
+        with the topic's model first (pydantic.ValidationError: a poison message)."""
+        spec = CATALOGUE[topic]
+        if spec.runs is None:
+            raise LookupError(f"topic {topic} has no consumer")
+        return self._consumers[spec.runs](spec.payload.model_validate(payload))
+
+    # --- defaults ------------------------------------------------------------------
+    def _now(self) -> datetime:
+        return self._c.clock().now()
+
+    def _today(self) -> date:
+        return self._c.calendar().trading_day_for(self._now())
+
+    def _last_closed_day(self) -> date:
+        calendar = self._c.calendar()
+        return calendar.previous_trading_day(self._today())
+
+
+_REQUEST_JOBS = {
+    "request_eod_fetch": JobName.REQUEST_EOD_FETCH,
+    "request_settlement": JobName.REQUEST_SETTLEMENT,
+}
+# How the tick's actions name each step (as the reconcile loop always has).
+_STEP_NAMES = {"cutoff": "cutoff", "open": "open"}
+
+
+def _day(payload: Payload) -> date | None:
+    return payload.trading_day if isinstance(payload, TradingDayPayload) else None

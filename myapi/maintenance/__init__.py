@@ -1,0 +1,1 @@
+"""Housekeeping of expired rows (the GC job)."""

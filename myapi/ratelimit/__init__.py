@@ -1,0 +1,1 @@
+"""Rate limiting: a sliding window shared by every API process (SPEC §8)."""
