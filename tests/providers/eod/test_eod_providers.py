@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -45,8 +44,8 @@ from myapi.providers.eod import (
     to_price,
 )
 from myapi.providers.eod.sandbox import previous_weekday, sandbox_close
+from scripts.devstack import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 MONDAY = date(2026, 11, 23)  # trading day under test
 FRIDAY = date(2026, 11, 20)  # the session before it
 SIX_PLACES = Decimal("0.000001")
