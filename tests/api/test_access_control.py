@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
 from myapi.core.security import PUBLIC_ROUTES, current_user, unguarded_routes
-from tests.helpers import bearer, dev_login
+from tests.support.http import bearer, dev_login
 
 
 def _routes(app: FastAPI, prefix: str) -> list[tuple[str, str]]:

@@ -26,8 +26,8 @@ from myapi.auth.keys import generate_private_pem
 from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
 from myapi.main import create_app
-from tests.conftest import TEST_SIGNING_KID, TEST_SIGNING_PEM, build_test_container, make_settings
-from tests.helpers import bearer, dev_login
+from tests.support.app import TEST_SIGNING_KID, TEST_SIGNING_PEM, build_test_container, make_settings
+from tests.support.http import bearer, dev_login
 
 ME = "/v1/users/me"
 _DROP = object()  # marks a claim to leave out

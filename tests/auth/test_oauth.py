@@ -21,10 +21,11 @@ from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
 from myapi.core.db import make_engine
 from myapi.main import create_app
-from tests import fake_oauth
-from tests.conftest import build_test_container, make_settings, truncate_all
-from tests.fake_oauth import FakeOAuthServer, google_user, kakao_user, pkce_s256
-from tests.support import LiveServer
+from tests.support import fake_oauth
+from tests.support.app import build_test_container, make_settings
+from tests.support.db import count, truncate_all
+from tests.support.fake_oauth import FakeOAuthServer, google_user, kakao_user, pkce_s256
+from tests.support.live_server import LiveServer
 
 APP_REDIRECT = "https://app.example/auth/callback"
 
@@ -90,10 +91,6 @@ def login(
         "/v1/auth/oauth/callback",
         json={"provider": provider, "code": code, "state": query["state"], "redirect_uri": redirect},
     )
-
-
-def count(db: Session, sql: str, **params: Any) -> int:
-    return int(db.execute(text(sql), params).scalar_one())
 
 
 def test_authorize_redirects_to_the_provider_with_state_and_pkce(client: TestClient, db: Session) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from myapi.core.clock import FrozenClock
-from tests.helpers import bearer, dev_login
+from tests.support.http import bearer, dev_login
 
 
 def refresh(client: TestClient, token: str) -> tuple[int, dict[str, object]]:

@@ -22,8 +22,8 @@ from myapi.admin.integrity import IntegrityRepository
 from myapi.outbox.repository import OutboxRepository
 from myapi.providers.queue import OutgoingMessage
 from scripts.devstack import ROOT
-from tests.factories import add_close, make_user, open_day, predict
-from tests.pipeline_support import Pipeline
+from tests.support.factories import add_close, make_user, open_day, predict
+from tests.support.pipeline import Pipeline
 
 # A day already closed by the real clock (the worker subprocess uses the system clock).
 DAY = date(2026, 11, 20)

@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime
 from myapi.admin.integrity import IntegrityRepository
 from myapi.outbox.repository import OutboxRepository
 from myapi.providers.queue import OutgoingMessage, dlq_name_for
-from tests.factories import make_user, open_day, predict
-from tests.pipeline_support import Pipeline
+from tests.support.factories import make_user, open_day, predict
+from tests.support.pipeline import Pipeline
 
 DAY = date(2026, 11, 23)
 AFTER_CLOSE = datetime(2026, 11, 23, 21, 30, tzinfo=UTC)

@@ -1,26 +1,14 @@
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pytest
 
-from myapi.auth.keys import generate_private_pem
 from myapi.core.config import ConfigurationError, Settings
 from myapi.main import create_app
 from scripts.devstack import ROOT
-
-STRONG = "s" * 40
-PRODUCTION_OK = {
-    "environment": "production",
-    "internal_token": STRONG,
-    "ad_callback_secret": STRONG + "a",
-    "vendor_webhook_secret": STRONG + "v",
-    "dev_login_enabled": False,
-    "eod_provider": "yfinance",
-    "jwt_private_keys": json.dumps({"prod-1": generate_private_pem()}),
-}
+from tests.support.production import PRODUCTION_OK
 
 
 def _settings(**values: object) -> Settings:

@@ -8,12 +8,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests import support
+from tests.support import routes
 
 
 @pytest.fixture
 def app_with_test_routes(app: FastAPI) -> FastAPI:
-    app.include_router(support.router)
+    app.include_router(routes.router)
     return app
 
 

@@ -12,8 +12,8 @@ from sqlalchemy import Engine, text
 from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
 from myapi.main import create_app
-from tests.conftest import build_test_container, make_settings
-from tests.helpers import bearer, dev_login
+from tests.support.app import build_test_container, make_settings
+from tests.support.http import bearer, dev_login
 
 
 @pytest.fixture

@@ -16,14 +16,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from myapi.core.db import make_engine, unit_of_work
-from tests import support
-from tests.conftest import make_settings
-from tests.support import LiveServer
+from tests.support import routes
+from tests.support.app import make_settings
+from tests.support.live_server import LiveServer
 
 
 @pytest.fixture
 def live_server(live_app: FastAPI) -> Iterator[LiveServer]:
-    live_app.include_router(support.router)
+    live_app.include_router(routes.router)
     with LiveServer(live_app) as server:
         yield server
 
@@ -84,7 +84,7 @@ def test_no_connection_leaks_after_300_requests_some_failing_mid_transaction(
 def test_a_failing_commit_is_an_error_response_and_leaves_nothing(
     live_app: FastAPI, live_engine: Engine
 ) -> None:
-    live_app.include_router(support.router)
+    live_app.include_router(routes.router)
     with TestClient(live_app, raise_server_exceptions=False) as client:
         r = client.post("/test/commit-fails")
     # The commit runs before the response is sent: the client never sees success.

@@ -16,8 +16,8 @@ from myapi.cycle.calendar import get_market_calendar
 from myapi.cycle.repository import SessionsRepository
 from myapi.cycle.tick import CycleService
 from myapi.predictions.service import PredictionService
-from tests.factories import make_user
-from tests.pipeline_support import Pipeline
+from tests.support.factories import make_user
+from tests.support.pipeline import Pipeline
 
 START = datetime(2026, 10, 29, 21, 0, tzinfo=UTC)  # Fri 2026-10-30 06:00 KST, after Thursday's close
 END = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)  # Tue 09:00 KST: Nov 30 settled, Dec 1 open

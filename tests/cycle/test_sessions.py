@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
-from tests.factories import add_close, open_day
-from tests.helpers import bearer, dev_login
+from tests.support.factories import add_close, open_day
+from tests.support.http import bearer, dev_login
 
 MONDAY = date(2026, 11, 23)
 

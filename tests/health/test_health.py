@@ -7,7 +7,8 @@ from fastapi.testclient import TestClient
 
 from myapi.core.clock import FrozenClock
 from myapi.main import create_app
-from tests.conftest import DEFAULT_NOW, build_test_container, make_settings
+from tests.support.app import build_test_container, make_settings
+from tests.support.days import DEFAULT_NOW
 
 
 def test_health_is_200(client: TestClient) -> None:
@@ -64,9 +65,9 @@ def test_ready_is_503_naming_the_queue_when_it_is_down(client_for: object, datab
 
 
 def test_metrics_count_requests_by_route_template_and_status(client: TestClient) -> None:
-    from tests import support
+    from tests.support import routes
 
-    client.app.include_router(support.router)  # type: ignore[attr-defined]
+    client.app.include_router(routes.router)  # type: ignore[attr-defined]
     client.get("/test/items/1")
     client.get("/test/items/2")
     client.get("/test/items/101")

@@ -29,9 +29,9 @@ from myapi.outbox.repository import OutboxRepository
 from myapi.providers.eod.sandbox import SandboxEodProvider
 from myapi.providers.eod.yahoo import YahooEodProvider
 from myapi.providers.queue import SqsQueue
-from tests.factories import add_close, make_user, open_day, predict
-from tests.helpers import bearer, dev_login
-from tests.pipeline_support import Pipeline
+from tests.support.factories import add_close, make_user, open_day, predict
+from tests.support.http import bearer, dev_login
+from tests.support.pipeline import Pipeline
 
 DAY = date(2026, 11, 23)
 MARKET_CLOSE = datetime(2026, 11, 23, 21, 0, tzinfo=UTC)  # 16:00 New York (EST)

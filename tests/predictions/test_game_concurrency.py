@@ -14,8 +14,8 @@ from sqlalchemy import Engine, text
 from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
 from myapi.core.db import make_sessionmaker, unit_of_work
-from tests.factories import open_day
-from tests.support import LiveServer
+from tests.support.factories import open_day
+from tests.support.live_server import LiveServer
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
-from tests.factories import open_day
-from tests.helpers import bearer, dev_login
+from tests.support.factories import open_day
+from tests.support.http import bearer, dev_login
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from myapi.core.config import Settings
 from myapi.core.db import make_sessionmaker, unit_of_work
 from myapi.points.service import PointsLedger
 from myapi.settlement.service import ReversalExceedsBalanceError, SessionNotClosedError, SettlementService
-from tests.factories import add_close, make_user, open_day, predict
+from tests.support.db import statuses
+from tests.support.factories import add_close, make_user, open_day, predict
 
 DAY = date(2026, 11, 23)
 AFTER_CLOSE = datetime(2026, 11, 23, 21, 30, tzinfo=UTC)  # 06:30 KST Tuesday
@@ -39,14 +40,6 @@ def balances(db: Session, *users: int) -> list[int]:
         )
         for u in users
     ]
-
-
-def statuses(db: Session, user_id: int) -> dict[str, tuple[str, int, str | None]]:
-    rows = db.execute(
-        text("SELECT symbol, status, points_awarded, void_reason FROM crypto.predictions WHERE user_id = :u"),
-        {"u": user_id},
-    )
-    return {r.symbol: (r.status, r.points_awarded, r.void_reason) for r in rows}
 
 
 @pytest.fixture

@@ -22,9 +22,9 @@ from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
 from myapi.main import create_app
 from myapi.slots.service import sign_receipt
-from tests.conftest import build_test_container
-from tests.factories import DEFAULT_SYMBOLS, open_day
-from tests.helpers import bearer, dev_login
+from tests.support.app import build_test_container
+from tests.support.factories import DEFAULT_SYMBOLS, open_day
+from tests.support.http import bearer, dev_login
 
 MINUTE = timedelta(minutes=1)
 FRESH_STATUS = {

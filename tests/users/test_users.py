@@ -6,8 +6,8 @@ from sqlalchemy.orm import Session
 
 from myapi.core.config import Settings
 from myapi.main import create_app
-from tests.core.test_config import PRODUCTION_OK
-from tests.helpers import bearer, dev_login
+from tests.support.http import bearer, dev_login
+from tests.support.production import PRODUCTION_OK
 
 
 def test_me_shows_my_profile_and_balance(client: TestClient) -> None:

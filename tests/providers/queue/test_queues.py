@@ -21,7 +21,7 @@ from myapi.providers.queue import (
     make_sqs_client,
 )
 from scripts.devstack import ROOT
-from tests.conftest import make_settings
+from tests.support.app import make_settings
 
 
 @pytest.fixture

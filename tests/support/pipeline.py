@@ -17,7 +17,8 @@ from myapi.core.config import Settings
 from myapi.core.db import make_engine, unit_of_work
 from myapi.outbox.relay import OutboxRelay
 from myapi.providers.queue import ensure_queues, make_sqs_client
-from tests.conftest import build_test_container, make_settings, truncate_all
+from tests.support.app import build_test_container, make_settings
+from tests.support.db import truncate_all
 
 
 @dataclass

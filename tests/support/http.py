@@ -1,10 +1,12 @@
-"""Small helpers shared by API tests."""
+"""HTTP helpers shared by API tests: log in, authenticate, read error codes."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi.testclient import TestClient
+
+from myapi.core.config import Settings
 
 
 def dev_login(
@@ -23,3 +25,12 @@ def dev_login(
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def internal(settings: Settings) -> dict[str, str]:
+    """The headers of a call to /internal (the scheduler's or an operator's token)."""
+    return {"X-Internal-Token": settings.internal_token}
+
+
+def error_code(response: Any) -> str:
+    return str(response.json()["error"]["code"])
