@@ -30,8 +30,9 @@ from myapi.main import create_app
 from myapi.providers.queue import SqsQueue, ensure_queues, make_sqs_client
 from scripts import devstack
 from tests.support.app import build_test_container, make_settings
-from tests.support.days import DEFAULT_NOW
+from tests.support.days import DAY, DEFAULT_NOW
 from tests.support.db import truncate_all
+from tests.support.factories import add_close, make_user, open_day, predict
 
 # The `pipeline` fixture (own queues, real commits) lives with its helpers.
 from tests.support.pipeline import pipeline  # noqa: F401
@@ -172,3 +173,21 @@ def queue(settings: Settings, queues_ready: None) -> SqsQueue:
 @pytest.fixture
 def unique_prefix() -> str:
     return f"t{uuid.uuid4().hex[:8]}-"
+
+
+@pytest.fixture
+def settled_scenario(db: Session, clock: FrozenClock, settings: Settings) -> tuple[int, int]:
+    """Two players (bull, bear) on the default day, ready to settle once the clock passes
+    the close: AAPL up, MSFT down, NVDA flat (VOID FLAT), AMZN without a close (no
+    predictions). Used by the /internal settlement run and the settlement views."""
+    open_day(db, clock, settings, ["AAPL", "MSFT", "NVDA", "AMZN"])
+    up = make_user(db, "settle.bull@example.com")
+    down = make_user(db, "settle.bear@example.com")
+    for symbol in ("AAPL", "MSFT", "NVDA"):
+        predict(db, clock, settings, up, symbol, "UP")
+        predict(db, clock, settings, down, symbol, "DOWN")
+    add_close(db, "AAPL", DAY, "101.000000")
+    add_close(db, "MSFT", DAY, "100.000000")
+    add_close(db, "NVDA", DAY, "102.125000")
+    db.flush()
+    return up, down
