@@ -1,6 +1,9 @@
 """Crash safety with real processes: a worker SIGKILLed in the middle of a settlement
 and a relay SIGKILLed in the middle of a batch; after a restart the state converges
-with nothing lost and nothing doubled."""
+with nothing lost and nothing doubled.
+
+The subprocesses run on a shifted clock (CLOCK_START_AT/CLOCK_ANCHOR_AT) starting at the
+instant the test chooses, so the day under test does not depend on the real date."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -25,9 +28,14 @@ from scripts.devstack import ROOT
 from tests.support.factories import add_close, make_user, open_day, predict
 from tests.support.pipeline import Pipeline
 
-# A day already closed by the real clock (the worker subprocess uses the system clock).
-DAY = date(2026, 11, 20)
-DURING_DAY = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
+# The day under test and the instants the processes run at: predictions while the
+# session is open (Monday 10:00 KST), the settlement after the close (Tuesday 06:30 KST).
+DAY = date(2026, 11, 23)
+DURING_DAY = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+AFTER_CLOSE = datetime(2026, 11, 23, 21, 30, tzinfo=UTC)
+# A subprocess's clock starts at the instant it is given and then runs in real time:
+# everything it writes is stamped within this much of that instant.
+CLOCK_SLACK = timedelta(minutes=5)
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
@@ -39,7 +47,13 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30.0, what: str = "
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def spawn(module: str, p: Pipeline, *args: str, sqs_url: str | None = None) -> subprocess.Popen[bytes]:
+def spawn(
+    module: str, p: Pipeline, *args: str, sqs_url: str | None = None, at: datetime | None = None
+) -> subprocess.Popen[bytes]:
+    """`python -m module` on the pipeline's database and queues. Its clock reads `at`
+    (default: the pipeline's frozen clock, now) at the moment of the spawn and then runs
+    in real time: the anchor is the parent's real now, not the child's start-up."""
+    start = at or p.clock.now()
     env = {
         **os.environ,
         "ENVIRONMENT": "test",
@@ -51,6 +65,9 @@ def spawn(module: str, p: Pipeline, *args: str, sqs_url: str | None = None) -> s
         "SQS_MAX_RECEIVE_COUNT": "5",
         "LOG_LEVEL": "WARNING",
         "OUTBOX_POLL_INTERVAL_S": "0.05",
+        "CLOCK_START_AT": start.isoformat(),
+        "CLOCK_ANCHOR_AT": datetime.now(UTC).isoformat(),
+        "CLOCK_SPEED": "1",
     }
     return subprocess.Popen(
         [sys.executable, "-m", module, *args],
@@ -81,6 +98,8 @@ def test_worker_killed_mid_settlement_converges_after_restart(
             predict(s, p.clock, p.settings, u, "MSFT", "UP" if i % 3 else "DOWN")
         add_close(s, "AAPL", DAY, "150.000000")
         add_close(s, "MSFT", DAY, "50.000000")
+    # The session is closed for the workers: they start after the market close.
+    p.clock.set(AFTER_CLOSE)
     body = json.dumps({"type": "settlement.requested", "payload": {"trading_day": DAY.isoformat()}})
     p.container.queue().send_batch(p.settings.queue_names["settlement_compute"], [OutgoingMessage(body)])
 
@@ -90,7 +109,7 @@ def test_worker_killed_mid_settlement_converges_after_restart(
     blocker.execute(
         text("SELECT 1 FROM crypto.session_control WHERE trading_day = :d FOR UPDATE"), {"d": DAY}
     )
-    worker = spawn("batch.worker", p, "--queue", "settlement_compute")
+    worker = spawn("batch.worker", p, "--queue", "settlement_compute", at=AFTER_CLOSE)
     procs.append(worker)
 
     def blocked() -> bool:
@@ -114,7 +133,7 @@ def test_worker_killed_mid_settlement_converges_after_restart(
         == 1
     )
 
-    restarted = spawn("batch.worker", p, "--queue", "settlement_compute")
+    restarted = spawn("batch.worker", p, "--queue", "settlement_compute", at=AFTER_CLOSE)
     procs.append(restarted)
     wait_for(
         lambda: p.scalar("SELECT count(*) FROM crypto.predictions WHERE status = 'PENDING'") == 0,
@@ -126,6 +145,16 @@ def test_worker_killed_mid_settlement_converges_after_restart(
     assert p.scalar("SELECT sum(balance) FROM crypto.point_balances") == 8 * 1000 + 50 * correct
     with p.session() as s:
         assert [r.name for r in IntegrityRepository(s).run() if not r.passed] == []
+    # Both workers ran on the clock they were given, not on the real date.
+    with p.engine.connect() as conn:
+        runs = text("SELECT started_at FROM crypto.job_runs WHERE job = 'settlement.run' ORDER BY id")
+        started = list(conn.execute(runs).scalars())
+        settled_at = conn.execute(
+            text("SELECT settled_at FROM crypto.session_control WHERE trading_day = :d"), {"d": DAY}
+        ).scalar_one()
+    assert len(started) == 2
+    assert all(AFTER_CLOSE <= at < AFTER_CLOSE + CLOCK_SLACK for at in started), started
+    assert AFTER_CLOSE <= settled_at < AFTER_CLOSE + CLOCK_SLACK
 
     # Graceful stop: SIGTERM finishes the message in hand and exits 0.
     restarted.send_signal(signal.SIGTERM)
@@ -165,13 +194,14 @@ def test_relay_killed_mid_batch_publishes_everything_after_restart(
     pipeline: Pipeline, procs: list[subprocess.Popen[bytes]]
 ) -> None:
     p = pipeline
+    p.clock.set(AFTER_CLOSE)
     with p.session() as s:
         repo = OutboxRepository(s)
         for i in range(40):
-            repo.add("settlement.requested", {"trading_day": "2026-11-20", "n": i}, now=p.clock.now())
+            repo.add("settlement.requested", {"trading_day": DAY.isoformat(), "n": i}, now=p.clock.now())
     hole = BlackHole()
     try:
-        relay = spawn("batch.outbox_relay", p, sqs_url=hole.url)
+        relay = spawn("batch.outbox_relay", p, sqs_url=hole.url, at=AFTER_CLOSE)
         procs.append(relay)
 
         def claimed() -> bool:
@@ -189,10 +219,13 @@ def test_relay_killed_mid_batch_publishes_everything_after_restart(
         hole.close()
     assert p.scalar("SELECT count(*) FROM crypto.outbox WHERE published_at IS NULL") == 40
 
-    again = spawn("batch.outbox_relay", p, "--once")
+    again = spawn("batch.outbox_relay", p, "--once", at=AFTER_CLOSE)
     procs.append(again)
     assert again.wait(60) == 0
     assert p.scalar("SELECT count(*) FROM crypto.outbox WHERE published_at IS NULL") == 0
+    # The restarted relay stamped the rows with its given clock, not the real date.
+    assert p.scalar("SELECT min(published_at) FROM crypto.outbox") >= AFTER_CLOSE
+    assert p.scalar("SELECT max(published_at) FROM crypto.outbox") < AFTER_CLOSE + CLOCK_SLACK
     queue = p.container.queue()
     name = p.settings.queue_names["settlement_compute"]
     ids: list[str] = []
