@@ -28,6 +28,9 @@ from scripts.devstack import ROOT
 from tests.support.factories import add_close, make_user, open_day, predict
 from tests.support.pipeline import Pipeline
 
+# Real subprocesses started, SIGKILLed and restarted: 2.5-5.5 s a test.
+pytestmark = pytest.mark.slow
+
 # The day under test and the instants the processes run at: predictions while the
 # session is open (Monday 10:00 KST), the settlement after the close (Tuesday 06:30 KST).
 DAY = date(2026, 11, 23)

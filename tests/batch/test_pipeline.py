@@ -6,6 +6,8 @@ import json
 import threading
 from datetime import UTC, date, datetime
 
+import pytest
+
 from myapi.admin.integrity import IntegrityRepository
 from myapi.outbox.repository import OutboxRepository
 from myapi.providers.queue import OutgoingMessage, dlq_name_for
@@ -64,6 +66,7 @@ def test_unroutable_topic_is_kept_with_the_error_and_a_backoff(pipeline: Pipelin
     assert pipeline.relay().publish_once().claimed == 0  # backing off
 
 
+@pytest.mark.slow  # ~2.5 s: relays racing over one outbox
 def test_concurrent_relays_publish_each_row_once(pipeline: Pipeline) -> None:
     add_events(pipeline, 200)
     results = []

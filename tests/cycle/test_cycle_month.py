@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy import text
 
 from myapi.core.enums import Choice, Phase
@@ -24,6 +25,7 @@ END = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)  # Tue 09:00 KST: Nov 30 settled, 
 STEP = timedelta(minutes=15)
 
 
+@pytest.mark.slow  # ~30 s: a tick every 15 simulated minutes for a month, through the queues
 def test_a_month_of_ticks_runs_every_trading_day_once_in_order(pipeline: Pipeline) -> None:
     p = pipeline
     calendar = get_market_calendar()

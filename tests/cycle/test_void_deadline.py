@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from dependency_injector import providers
 from sqlalchemy import text
 
@@ -17,6 +18,7 @@ from tests.support.factories import make_user, open_day, predict
 from tests.support.pipeline import Pipeline
 
 
+@pytest.mark.slow  # ~5 s: EOD fetch retries and settlement through the queues
 def test_the_cycle_waits_for_missing_prices_until_the_void_deadline(
     pipeline: Pipeline,
 ) -> None:
