@@ -6,38 +6,36 @@
   boto3 over HTTP (TEST_SQS_ENDPOINT_URL points the tests at another endpoint instead).
 * `client`: the app over a per-test outer transaction that is rolled back.
 * `live_client`: the app over the real engine (real commits); tables are emptied afterwards.
+
+The helpers behind them (settings, containers, factories, fakes) live in tests/support/.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 from dependency_injector import providers
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from myapi.auth.keys import generate_private_pem
-from myapi.container import Container, build_container
+from myapi.container import Container
 from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
 from myapi.core.db import make_engine
 from myapi.main import create_app
-from myapi.models import metadata
 from myapi.providers.queue import SqsQueue, ensure_queues, make_sqs_client
 from scripts import devstack
+from tests.support.app import build_test_container, make_settings
+from tests.support.days import DAY, DEFAULT_NOW
+from tests.support.db import truncate_all
+from tests.support.factories import add_close, make_user, open_day, predict
 
-# One RSA key pair for the whole run (generating one takes ~0.1 s).
-TEST_SIGNING_KID = "test-key-1"
-TEST_SIGNING_PEM = generate_private_pem()
-
-# Monday 2026-11-23 10:00 KST: the session for trading day 2026-11-23 is open.
-DEFAULT_NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+# The `pipeline` fixture (own queues, real commits) lives with its helpers.
+from tests.support.pipeline import pipeline  # noqa: F401
 
 
 @pytest.fixture(scope="session")
@@ -63,28 +61,6 @@ def sqs_endpoint() -> Iterator[str]:
     endpoint.stop()
 
 
-def make_settings(database_url: str, sqs_endpoint: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "environment": "test",
-        "database_url": database_url,
-        "sqs_endpoint_url": sqs_endpoint,
-        "queue_prefix": "test-",
-        "sqs_wait_time_s": 0,
-        "log_json": True,
-        # Room for 50 concurrent requests (40 threadpool slots) plus the rate limiter.
-        "db_pool_size": 10,
-        "db_max_overflow": 50,
-        "jwt_private_keys": json.dumps({TEST_SIGNING_KID: TEST_SIGNING_PEM}),
-        # Limits a test run never reaches; tests/test_rate_limit.py sets small ones.
-        "rate_limit_read": 1_000_000,
-        "rate_limit_write": 1_000_000,
-        "rate_limit_auth": 1_000_000,
-        "rate_limit_ip": 1_000_000,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
 @pytest.fixture(scope="session")
 def settings(database_url: str, sqs_endpoint: str) -> Settings:
     return make_settings(database_url, sqs_endpoint)
@@ -104,6 +80,7 @@ def engine(settings: Settings) -> Iterator[Engine]:
 
 @pytest.fixture
 def clock() -> FrozenClock:
+    """Frozen at DEFAULT_NOW: Monday 2026-11-23 10:00 KST, the day's session is open."""
     return FrozenClock(DEFAULT_NOW)
 
 
@@ -137,14 +114,6 @@ def db(rollback_sessionmaker: sessionmaker[Session]) -> Iterator[Session]:
     session.close()
 
 
-def build_test_container(settings: Settings, clock: FrozenClock, engine: Engine | None = None) -> Container:
-    container = build_container(settings)
-    container.clock.override(providers.Object(clock))
-    if engine is not None:
-        container.engine.override(providers.Object(engine))
-    return container
-
-
 @pytest.fixture
 def container(
     settings: Settings,
@@ -167,12 +136,6 @@ def app(container: Container) -> FastAPI:
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
-
-
-def truncate_all(engine: Engine) -> None:
-    tables = ", ".join(f"{t.schema}.{t.name}" for t in metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture
@@ -212,5 +175,19 @@ def unique_prefix() -> str:
     return f"t{uuid.uuid4().hex[:8]}-"
 
 
-# The `pipeline` fixture (own queues, real commits) lives with its helpers.
-from tests.pipeline_support import pipeline  # noqa: E402, F401
+@pytest.fixture
+def settled_scenario(db: Session, clock: FrozenClock, settings: Settings) -> tuple[int, int]:
+    """Two players (bull, bear) on the default day, ready to settle once the clock passes
+    the close: AAPL up, MSFT down, NVDA flat (VOID FLAT), AMZN without a close (no
+    predictions). Used by the /internal settlement run and the settlement views."""
+    open_day(db, clock, settings, ["AAPL", "MSFT", "NVDA", "AMZN"])
+    up = make_user(db, "settle.bull@example.com")
+    down = make_user(db, "settle.bear@example.com")
+    for symbol in ("AAPL", "MSFT", "NVDA"):
+        predict(db, clock, settings, up, symbol, "UP")
+        predict(db, clock, settings, down, symbol, "DOWN")
+    add_close(db, "AAPL", DAY, "101.000000")
+    add_close(db, "MSFT", DAY, "100.000000")
+    add_close(db, "NVDA", DAY, "102.125000")
+    db.flush()
+    return up, down

@@ -1,0 +1,13 @@
+"""What the tests share, in one place (the fixtures themselves live in tests/conftest.py).
+
+* `app`: settings and containers for the app under test.
+* `days`: the default test day and its instants.
+* `db`: reading and resetting the test database.
+* `factories`: put the database in the state a test needs.
+* `fake_oauth`: a local Google/Kakao.
+* `http`: dev login, bearer and internal-token headers, error codes.
+* `live_server`: the app served by uvicorn on a loopback port.
+* `pipeline`: the `pipeline` fixture (own queues, real commits) and its helpers.
+* `production`: settings a production deployment accepts.
+* `routes`: routes that exist only in tests.
+"""

@@ -1,0 +1,39 @@
+"""Reading and resetting the test database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from myapi.admin.repository import IntegrityRepository
+from myapi.models import metadata
+
+
+def truncate_all(engine: Engine) -> None:
+    tables = ", ".join(f"{t.schema}.{t.name}" for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+def count(db: Session, sql: str, **params: object) -> int:
+    return int(db.execute(text(sql), params).scalar_one())
+
+
+def statuses(db: Session, user_id: int) -> dict[str, tuple[str, int, str | None]]:
+    """symbol -> (status, points_awarded, void_reason) of a player's predictions."""
+    rows = db.execute(
+        text("SELECT symbol, status, points_awarded, void_reason FROM crypto.predictions WHERE user_id = :u"),
+        {"u": user_id},
+    )
+    return {r.symbol: (r.status, r.points_awarded, r.void_reason) for r in rows}
+
+
+def balance_of(db: Session, user_id: int) -> int:
+    return count(db, "SELECT balance FROM crypto.point_balances WHERE user_id = :u", u=user_id)
+
+
+def failed_checks(db: Session) -> dict[str, list[dict[str, Any]]]:
+    """The integrity checks that fail, with their offending rows ({} when all pass)."""
+    return {r.name: r.offending for r in IntegrityRepository(db).run() if not r.passed}

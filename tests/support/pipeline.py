@@ -1,0 +1,74 @@
+"""Shared set-up for pipeline tests: a container with its own queues (unique prefix),
+real commits on the test database, and helpers to drive relay and workers inline."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import Engine, text
+
+from batch.worker import Worker
+from myapi.container import Container
+from myapi.core.clock import FrozenClock
+from myapi.core.config import Settings
+from myapi.core.db import make_engine, unit_of_work
+from myapi.events.relay import OutboxRelay
+from myapi.providers.queue import ensure_queues, make_sqs_client
+from tests.support.app import build_test_container, make_settings
+from tests.support.db import truncate_all
+
+
+@dataclass
+class Pipeline:
+    container: Container
+    engine: Engine
+    clock: FrozenClock
+
+    @property
+    def settings(self) -> Settings:
+        return self.container.settings()
+
+    def relay(self) -> OutboxRelay:
+        c = self.container
+        return OutboxRelay(c.sessionmaker(), c.queue(), c.settings(), c.clock())
+
+    def worker(self, queue_key: str) -> Worker:
+        return Worker(self.container, queue_key)
+
+    def pump(self, rounds: int = 5) -> None:
+        """Relay and drain both job queues until nothing moves."""
+        for _ in range(rounds):
+            published = self.relay().publish_once().published
+            handled = self.worker("eod_fetch").drain() + self.worker("settlement_compute").drain()
+            if not published and not handled:
+                return
+
+    def scalar(self, sql: str, **params: object) -> object:
+        with self.engine.connect() as conn:
+            return conn.execute(text(sql), params).scalar_one()
+
+    def session(self):  # type: ignore[no-untyped-def]
+        return unit_of_work(self.container.sessionmaker())
+
+
+@pytest.fixture
+def pipeline(settings: Settings, clock: FrozenClock) -> Iterator[Pipeline]:
+    own = make_settings(
+        settings.database_url,
+        settings.sqs_endpoint_url or "",
+        queue_prefix=f"p{uuid.uuid4().hex[:8]}-",
+        sqs_max_receive_count=3,
+        sqs_visibility_timeout_s=30,
+        sqs_wait_time_s=0,
+    )
+    ensure_queues(make_sqs_client(own), own)
+    engine = make_engine(own)
+    container = build_test_container(own, clock, engine)
+    yield Pipeline(container, engine, clock)
+    container.oauth_http().close()
+    container.eod_http().close()
+    truncate_all(engine)
+    engine.dispose()
