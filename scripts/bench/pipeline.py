@@ -53,7 +53,8 @@ from sqlalchemy import text
 from myapi.core.clock import SystemClock
 from myapi.core.config import Settings
 from myapi.core.db import make_engine, make_sessionmaker, unit_of_work
-from myapi.events.relay import TOPIC_QUEUES, OutboxRelay
+from myapi.events.catalogue import CATALOGUE, Topic
+from myapi.events.relay import OutboxRelay
 from myapi.outbox.repository import OutboxRepository
 from myapi.providers.queue import (
     OutgoingMessage,
@@ -66,7 +67,7 @@ from myapi.providers.queue import (
 from scripts import devstack
 from scripts.bench.common import ROOT
 
-TOPIC = "settlement.requested"
+TOPIC = Topic.SETTLEMENT_REQUESTED
 TARGET_P95_MS = 2000.0
 OUTBOX_BATCH = Settings.model_fields["outbox_batch_size"].default
 WARMUP_N = -1
@@ -441,7 +442,9 @@ def main(argv: list[str] | None = None) -> int:
             db_pool_size=2,
         )
         ensure_queues(make_sqs_client(settings), settings)
-        queue_name = settings.queue_names[TOPIC_QUEUES[TOPIC]]
+        queue = CATALOGUE[TOPIC].queue
+        assert queue is not None
+        queue_name = settings.queue_names[queue]
         engine = make_engine(settings)
         factory = make_sessionmaker(engine)
 
@@ -550,7 +553,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(
-        f"Outbox pipeline: {args.events:,} events of {TOPIC!r}, {args.batch} per commit; "
+        f"Outbox pipeline: {args.events:,} events of {str(TOPIC)!r}, {args.batch} per commit; "
         f"relay `python -m batch.outbox_relay` (poll 0.05 s); SQS {sqs_source}; "
         f"{args.consumers} consumer(s), receive 10 / wait 1 s"
     )

@@ -314,7 +314,7 @@ _WS = re.compile(r"\s+")
 def statement_label(sql: str) -> str:
     flat = _WS.sub(" ", sql).strip()
     if flat.startswith("WITH fresh AS"):
-        return "apply_staged_entries: WITH fresh ... INSERT ledger / UPDATE balances"
+        return "LedgerStaging.apply: WITH fresh ... INSERT ledger / UPDATE balances"
     return flat[:90]
 
 
