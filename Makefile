@@ -23,8 +23,10 @@ run: $(STAMP)
 ## Lint, type-check and the test suite against real PostgreSQL and a real SQS endpoint.
 test: $(STAMP) lint typecheck pytest
 
+## ruff, and the layer contracts (import-linter; pyproject.toml [tool.importlinter]).
 lint: $(STAMP)
 	$(PY) -m ruff check myapi batch scripts tests alembic
+	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(PY) -m mypy

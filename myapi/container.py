@@ -59,7 +59,7 @@ class Container(containers.DeclarativeContainer):
     token_codec = providers.Singleton(AccessTokenCodec, key_ring, settings)
     oauth_http = providers.Singleton(make_oauth_http_client, settings)
     oauth_providers = providers.Singleton(build_oauth_providers, settings, oauth_http)
-    calendar = providers.Singleton(get_market_calendar)
+    calendar = providers.Singleton(get_market_calendar, clock)
     eod_http = providers.Singleton(make_eod_http_client, settings)
     eod_providers = providers.Singleton(build_eod_providers, settings, eod_http)
     eod_breakers = providers.Singleton(make_breakers, eod_providers, clock, settings)

@@ -13,7 +13,7 @@ from myapi.predictions.models import Prediction
 from myapi.ratelimit.models import RateLimitWindow
 from myapi.rewards.models import RewardInventory, RewardRedemption
 from myapi.settlement.models import Settlement
-from myapi.slots.models import AdUnlock, UserLimit
+from myapi.slots.models import AdUnlock, DailySlots
 from myapi.universe.models import ActiveUniverse
 from myapi.users.models import User
 
@@ -41,6 +41,6 @@ __all__ = [
     "SessionControl",
     "Settlement",
     "User",
-    "UserLimit",
+    "DailySlots",
     "metadata",
 ]

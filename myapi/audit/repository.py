@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from myapi.audit.models import AuditLog
@@ -36,6 +35,3 @@ class AuditRepository:
         self.session.add(entry)
         self.session.flush()
         return entry.id
-
-    def recent(self, limit: int = 50) -> list[AuditLog]:
-        return list(self.session.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)))

@@ -9,17 +9,18 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 
 import exchange_calendars as xcals
 import pandas as pd
 from exchange_calendars.errors import DateOutOfBounds, RequestedSessionOutOfBounds
 
-from myapi.core.clock import NEW_YORK
+from myapi.core.clock import NEW_YORK, Clock
 
 CALENDAR_NAME = "XNYS"
 CALENDAR_START = date(2020, 1, 1)
-# exchange-calendars knows NYSE holidays a few years ahead; build it that far.
+# Built this many years past the clock's today; a later day extends it by as much again,
+# so it never ends while time goes on. Further than this past its end is not a date the
+# game can be asked about (CalendarRangeError).
 CALENDAR_YEARS_AHEAD = 3
 
 
@@ -39,33 +40,61 @@ class SessionTimes:
         return self.market_close.astimezone(NEW_YORK).hour < 16
 
 
+# Room after a checked day, so that "the next session" is always inside the calendar.
+_LOOKAHEAD = timedelta(days=30)
+
+
+def _years_after(day: date, years: int) -> date:
+    return date(day.year + years, 12, 31)
+
+
 class MarketCalendar:
-    def __init__(self, start: date = CALENDAR_START, end: date | None = None) -> None:
-        today = datetime.now(UTC).date()
+    def __init__(self, today: date, start: date = CALENDAR_START, end: date | None = None) -> None:
+        """Trading days from `start` to `end` (default: CALENDAR_YEARS_AHEAD years past
+        `today`, which comes from the clock); later days extend it on demand."""
         self.start = start
-        self.end = end or date(today.year + CALENDAR_YEARS_AHEAD, 12, 31)
-        self._cal = xcals.get_calendar(
-            CALENDAR_NAME, start=pd.Timestamp(self.start), end=pd.Timestamp(self.end)
-        )
-        self.first_day: date = self._cal.first_session.date()
-        self.last_day: date = self._cal.last_session.date()
+        self._extend_lock = threading.Lock()
+        self._build(end or _years_after(today, CALENDAR_YEARS_AHEAD))
         # (from, until, day): trading_day_for(t) == day for from <= t < until.
         self._day_window: tuple[datetime, datetime, date] | None = None
+
+    def _build(self, end: date) -> None:
+        cal = xcals.get_calendar(CALENDAR_NAME, start=pd.Timestamp(self.start), end=pd.Timestamp(end))
+        # One attribute swap each: a reader sees the old or the new calendar, both right.
+        self._cal = cal
+        self.end = end
+        self.first_day: date = cal.first_session.date()
+        self.last_day: date = cal.last_session.date()
+
+    def _extend_to(self, day: date) -> bool:
+        """Rebuild with a later end when `day` is past it but within reach; False when
+        `day` is too far ahead to be a date the game can be asked about."""
+        if day > _years_after(self.end, CALENDAR_YEARS_AHEAD):
+            return False
+        with self._extend_lock:
+            if day > self.last_day:
+                self._build(_years_after(day, CALENDAR_YEARS_AHEAD))
+        return True
 
     def _out_of_range(self, day: date) -> CalendarRangeError:
         return CalendarRangeError(
             f"{day.isoformat()} is outside the NYSE calendar range "
             f"{self.first_day.isoformat()}..{self.last_day.isoformat()}; "
-            "rebuild the calendar with a later end (upgrade exchange-calendars)"
+            f"(it extends itself up to {CALENDAR_YEARS_AHEAD} years past its end)"
         )
 
     def _check(self, day: date) -> pd.Timestamp:
-        if day < self.first_day or day > self.last_day:
+        """`day` as a timestamp the calendar covers, with room after it for the next
+        session; call it before touching `self._cal` (it may rebuild the calendar)."""
+        if day < self.first_day:
+            raise self._out_of_range(day)
+        if day + _LOOKAHEAD > self.last_day and not self._extend_to(day + _LOOKAHEAD):
             raise self._out_of_range(day)
         return pd.Timestamp(day)
 
     def is_trading_day(self, day: date) -> bool:
-        return bool(self._cal.is_session(self._check(day)))
+        ts = self._check(day)
+        return bool(self._cal.is_session(ts))
 
     def next_trading_day(self, day: date) -> date:
         """The first trading day strictly after `day`."""
@@ -129,20 +158,21 @@ class MarketCalendar:
 
     def _as_date(self, ts: pd.Timestamp) -> date:
         result: date = ts.date()
-        if result > self.last_day:
-            raise CalendarRangeError(f"{result.isoformat()} is past the NYSE calendar's end")
         return result
 
 
 _lock = threading.Lock()
 
 
-@lru_cache(maxsize=1)
-def _default_calendar() -> MarketCalendar:
-    return MarketCalendar()
+_calendar: MarketCalendar | None = None
 
 
-def get_market_calendar() -> MarketCalendar:
-    """The process-wide calendar (building it takes about a second)."""
+def get_market_calendar(clock: Clock | None = None) -> MarketCalendar:
+    """The process-wide calendar (building it takes about a second); the first caller's
+    clock sets its initial end (the system clock when none is given)."""
+    global _calendar
     with _lock:
-        return _default_calendar()
+        if _calendar is None:
+            today = (clock.now() if clock is not None else datetime.now(UTC)).date()
+            _calendar = MarketCalendar(today)
+        return _calendar

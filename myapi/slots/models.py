@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from myapi.core.base import Base, created_at_column
 
 
-class UserLimit(Base):
+class DailySlots(Base):
     """A player's prediction slots for one trading day (the row slot accounting locks)."""
 
     __tablename__ = "user_limits"

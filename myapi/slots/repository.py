@@ -13,7 +13,7 @@ from myapi.slots.models import AdUnlock
 from myapi.slots.policy import SlotState
 
 
-class LimitRow(NamedTuple):
+class DailySlotsRow(NamedTuple):
     """A player's slot counters for one day, as stored."""
 
     base_slots: int
@@ -47,11 +47,11 @@ class SlotsRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def _read(self, statement: TextClause, user_id: int, trading_day: date) -> LimitRow | None:
+    def _read(self, statement: TextClause, user_id: int, trading_day: date) -> DailySlotsRow | None:
         row = self.session.execute(statement, {"user_id": user_id, "day": trading_day}).first()
-        return None if row is None else LimitRow(*row)
+        return None if row is None else DailySlotsRow(*row)
 
-    def lock(self, user_id: int, trading_day: date, base_slots: int) -> LimitRow:
+    def lock(self, user_id: int, trading_day: date, base_slots: int) -> DailySlotsRow:
         """The player's row for the day, created if missing and locked (FOR UPDATE):
         every slot change of one player and day is serialised on it. One statement
         when the row exists (every submit but the day's first)."""
@@ -62,7 +62,7 @@ class SlotsRepository:
         assert row is not None  # created above, or by a concurrent request (then locked)
         return row
 
-    def get(self, user_id: int, trading_day: date) -> LimitRow | None:
+    def get(self, user_id: int, trading_day: date) -> DailySlotsRow | None:
         return self._read(_GET, user_id, trading_day)
 
     def save_state(

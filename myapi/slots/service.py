@@ -17,7 +17,7 @@ from myapi.cycle.calendar import MarketCalendar
 from myapi.slots import policy
 from myapi.slots.models import AdUnlock
 from myapi.slots.policy import SlotRules, SlotState
-from myapi.slots.repository import LimitRow, SlotsRepository
+from myapi.slots.repository import DailySlotsRow, SlotsRepository
 
 
 class NoSlotError(AppError):
@@ -100,7 +100,7 @@ class SlotService:
         )
 
     # --- state -------------------------------------------------------------------
-    def _state(self, row: LimitRow | None) -> SlotState:
+    def _state(self, row: DailySlotsRow | None) -> SlotState:
         if row is None:
             return SlotState(self.rules.base, 0, 0, 0, None)
         return SlotState(

@@ -54,12 +54,27 @@ def test_after_the_close_the_game_is_about_the_next_day(cal: MarketCalendar) -> 
     assert cal.trading_day_for(datetime(2026, 11, 25, 22, 0, tzinfo=UTC)) == date(2026, 11, 27)
 
 
-def test_a_date_past_the_calendar_end_fails_loudly() -> None:
-    cal = MarketCalendar(start=date(2026, 1, 1), end=date(2026, 12, 31))
+def test_the_calendar_extends_itself_past_its_end() -> None:
+    cal = MarketCalendar(date(2026, 6, 1), start=date(2026, 1, 1), end=date(2026, 12, 31))
+    assert cal.last_day == date(2026, 12, 31)
+    # The first Monday of 2027 is past the end: the calendar is rebuilt further out.
+    assert cal.is_trading_day(date(2027, 1, 4)) is True
+    assert cal.next_trading_day(date(2026, 12, 31)) == date(2027, 1, 4)
+    assert cal.last_day >= date(2030, 1, 1)
+    assert cal.is_trading_day(date(2027, 7, 5)) is False  # Independence Day observed
+
+
+def test_the_initial_end_comes_from_the_clock() -> None:
+    cal = MarketCalendar(date(2031, 3, 1), start=date(2030, 1, 1))
+    assert cal.end == date(2034, 12, 31)
+
+
+def test_a_date_far_past_the_calendar_end_fails_loudly() -> None:
+    cal = MarketCalendar(date(2026, 6, 1), start=date(2026, 1, 1), end=date(2026, 12, 31))
     with pytest.raises(CalendarRangeError, match="outside the NYSE calendar range"):
-        cal.is_trading_day(date(2027, 1, 4))
+        cal.is_trading_day(date(2035, 1, 2))
     with pytest.raises(CalendarRangeError):
-        cal.next_trading_day(date(2026, 12, 31))
+        cal.is_trading_day(date(2025, 12, 31))  # before the start
 
 
 def test_non_trading_day_has_no_session_times(cal: MarketCalendar) -> None:

@@ -32,8 +32,8 @@ class Pipeline:
         return self.container.settings()
 
     def relay(self) -> OutboxRelay:
-        c = self.container
-        return OutboxRelay(c.sessionmaker(), c.queue(), c.settings(), c.clock())
+        relay: OutboxRelay = self.container.outbox_relay()
+        return relay
 
     def worker(self, queue_key: str) -> Worker:
         return Worker(self.container, queue_key)
