@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Query
+from pydantic import BaseModel
+
+from myapi.core.schemas import Envelope, ok
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -22,3 +28,9 @@ def page_params(
 
 
 PageDep = Annotated[Page, Depends(page_params)]
+
+
+def page_of(model: type[M], rows: Iterable[object], total: int, page: Page) -> Envelope[list[M]]:
+    """One page of `rows` as `model`s, with total/limit/offset in the meta."""
+    items = [model.model_validate(row) for row in rows]
+    return ok(items, total=total, limit=page.limit, offset=page.offset)

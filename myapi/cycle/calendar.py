@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Literal
 
 import exchange_calendars as xcals
 import pandas as pd
@@ -98,25 +99,22 @@ class MarketCalendar:
 
     def next_trading_day(self, day: date) -> date:
         """The first trading day strictly after `day`."""
-        ts = self._check(day)
-        try:
-            nxt = self._cal.date_to_session(ts, direction="next")
-            if nxt == ts:
-                nxt = self._cal.next_session(ts)
-        except (DateOutOfBounds, RequestedSessionOutOfBounds) as exc:
-            raise self._out_of_range(day) from exc
-        return self._as_date(nxt)
+        return self._adjacent(day, "next")
 
     def previous_trading_day(self, day: date) -> date:
         """The last trading day strictly before `day`."""
+        return self._adjacent(day, "previous")
+
+    def _adjacent(self, day: date, direction: Literal["next", "previous"]) -> date:
         ts = self._check(day)
         try:
-            prev = self._cal.date_to_session(ts, direction="previous")
-            if prev == ts:
-                prev = self._cal.previous_session(ts)
+            session = self._cal.date_to_session(ts, direction=direction)
+            if session == ts:
+                step = self._cal.next_session if direction == "next" else self._cal.previous_session
+                session = step(ts)
         except (DateOutOfBounds, RequestedSessionOutOfBounds) as exc:
             raise self._out_of_range(day) from exc
-        return self._as_date(prev)
+        return self._as_date(session)
 
     def session_times(self, day: date, cutoff_margin_min: int) -> SessionTimes:
         ts = self._check(day)

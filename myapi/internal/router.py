@@ -5,6 +5,8 @@ myapi.jobs.definitions.Jobs: each run writes a `job_runs` row and answers with i
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends
@@ -16,6 +18,8 @@ from myapi.core.schemas import Envelope, ok
 from myapi.cycle.schemas import TradingDayIn
 from myapi.deps import JobsDep
 from myapi.internal.schemas import JobOut, VendorEventIn
+from myapi.jobs.definitions import Jobs
+from myapi.jobs.runner import JobResult
 from myapi.providers.eod.base import EodQuote
 from myapi.universe.schemas import UniverseUpsertIn
 
@@ -25,50 +29,51 @@ vendor_router = APIRouter(prefix="/internal", tags=["internal"])
 DayBody = Annotated[TradingDayIn, Body(default_factory=TradingDayIn)]
 
 
-@router.post("/maintenance/gc", summary="Delete expired states, tokens, idempotency keys, rate windows")
-def maintenance_gc(jobs: JobsDep) -> Envelope[JobOut]:
-    return ok(JobOut.of(jobs.gc()))
+def _job_route(path: str, name: str, summary: str, run: Callable[[Jobs, date | None], JobResult]) -> None:
+    """POST /internal{path}: run one job (with the body's optional trading day)."""
+
+    def endpoint(jobs: JobsDep, body: DayBody) -> Envelope[JobOut]:
+        return ok(JobOut.model_validate(run(jobs, body.trading_day)))
+
+    endpoint.__name__ = endpoint.__qualname__ = name
+    router.add_api_route(
+        path, endpoint, methods=["POST"], name=name, summary=summary, response_model=Envelope[JobOut]
+    )
 
 
-@router.post(
-    "/session/flip-to-predict",
-    summary="Open a trading day for predictions (default universe if none is set); idempotent",
-)
-def flip_to_predict(jobs: JobsDep, body: DayBody) -> Envelope[JobOut]:
-    return ok(JobOut.of(jobs.open_day(body.trading_day)))
-
-
-@router.post("/session/cutoff", summary="Close a trading day for predictions; idempotent")
-def cutoff(jobs: JobsDep, body: DayBody) -> Envelope[JobOut]:
-    return ok(JobOut.of(jobs.cutoff(body.trading_day)))
+# path, name, summary, the job. A job without a day ignores the body's trading_day.
+for _path, _name, _summary, _run in (
+    (
+        "/session/flip-to-predict", "flip_to_predict",
+        "Open a trading day for predictions (default universe if none is set); idempotent",
+        lambda jobs, day: jobs.open_day(day),
+    ),
+    ("/session/cutoff", "cutoff", "Close a trading day for predictions; idempotent", Jobs.cutoff),
+    (
+        "/eod/fetch", "eod_fetch",
+        "Fetch EOD closes for a day (default: the last closed day); settlement follows once complete",
+        Jobs.fetch_eod,
+    ),
+    (
+        "/settlement/run", "settlement_run",
+        "Settle a day now (default: the last closed day); idempotent", Jobs.settle,
+    ),
+    (
+        "/cycle/tick", "cycle_tick", "Do whatever part of the daily cycle is due and not done",
+        lambda jobs, _day: jobs.tick(),
+    ),
+    (
+        "/maintenance/gc", "maintenance_gc",
+        "Delete expired states, tokens, idempotency keys, rate windows", lambda jobs, _day: jobs.gc(),
+    ),
+    ("/outbox/publish", "outbox_publish", "One outbox relay pass", lambda jobs, _day: jobs.publish_outbox()),
+):  # fmt: skip
+    _job_route(_path, _name, _summary, _run)
 
 
 @router.post("/universe/upsert", summary="Replace a trading day's universe atomically")
 def universe_upsert(jobs: JobsDep, body: UniverseUpsertIn) -> Envelope[JobOut]:
-    return ok(JobOut.of(jobs.upsert_universe(body)))
-
-
-@router.post("/cycle/tick", summary="Do whatever part of the daily cycle is due and not done")
-def cycle_tick(jobs: JobsDep) -> Envelope[JobOut]:
-    return ok(JobOut.of(jobs.tick()))
-
-
-@router.post(
-    "/eod/fetch",
-    summary="Fetch EOD closes for a day (default: the last closed day); settlement follows once complete",
-)
-def eod_fetch(jobs: JobsDep, body: DayBody) -> Envelope[JobOut]:
-    return ok(JobOut.of(jobs.fetch_eod(body.trading_day)))
-
-
-@router.post("/settlement/run", summary="Settle a day now (default: the last closed day); idempotent")
-def settlement_run(jobs: JobsDep, body: DayBody) -> Envelope[JobOut]:
-    return ok(JobOut.of(jobs.settle(body.trading_day)))
-
-
-@router.post("/outbox/publish", summary="One outbox relay pass")
-def outbox_publish(jobs: JobsDep) -> Envelope[JobOut]:
-    return ok(JobOut.of(jobs.publish_outbox()))
+    return ok(JobOut.model_validate(jobs.upsert_universe(body)))
 
 
 @vendor_router.post(
@@ -89,4 +94,4 @@ def vendor_eod_event(
         )
         for p in event.prices
     ]  # fmt: skip
-    return ok(JobOut.of(jobs.ingest_vendor_event(event.asof, event.vendor_rev, quotes)))
+    return ok(JobOut.model_validate(jobs.ingest_vendor_event(event.asof, event.vendor_rev, quotes)))

@@ -7,27 +7,18 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from myapi.core.symbols import SymbolField
-from myapi.jobs.runner import JobResult
 
 
 class JobOut(BaseModel):
-    """What a job run did: its `job_runs` row."""
+    """What a job run did: its `job_runs` row (built from a JobResult)."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     run_id: int
     job: str
     trading_day: date | None
     status: str
     details: dict[str, Any]
-
-    @classmethod
-    def of(cls, result: JobResult) -> JobOut:
-        return cls(
-            run_id=result.run_id,
-            job=result.job,
-            trading_day=result.trading_day,
-            status=result.status,
-            details=result.details,
-        )
 
 
 class VendorPriceIn(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from myapi.auth.guards import CurrentUserDep
-from myapi.core.pagination import PageDep
+from myapi.core.pagination import PageDep, page_of
 from myapi.core.schemas import Envelope, ok
 from myapi.deps import PointsLedgerDep
 from myapi.points.schemas import BalanceOut, LedgerEntryOut
@@ -24,6 +24,4 @@ def ledger(
     user: CurrentUserDep, ledger: PointsLedgerDep, page: PageDep
 ) -> Envelope[list[LedgerEntryOut]]:
     rows, total = ledger.ledger(user.id, page.limit, page.offset)
-    return ok(
-        [LedgerEntryOut.model_validate(r) for r in rows], total=total, limit=page.limit, offset=page.offset
-    )
+    return page_of(LedgerEntryOut, rows, total, page)

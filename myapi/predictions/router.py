@@ -8,11 +8,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
+from pydantic import AfterValidator
 
 from myapi.auth.guards import CurrentUserDep
 from myapi.core.enums import PredictionStatus
 from myapi.core.idempotency import IdempotentDep
-from myapi.core.pagination import PageDep
+from myapi.core.pagination import PageDep, page_of
 from myapi.core.schemas import Envelope, ErrorEnvelope, ok
 from myapi.core.symbols import normalise_symbol
 from myapi.deps import PredictionServiceDep
@@ -27,7 +28,10 @@ from myapi.predictions.schemas import (
 from myapi.ratelimit.deps import rate_limit
 
 router = APIRouter(prefix="/v1/predictions", tags=["predictions"], dependencies=[Depends(rate_limit)])
-SymbolPath = Annotated[str, Path(min_length=1, max_length=10, examples=["AAPL"])]
+# Upper-cased on the way in: `aapl` is `AAPL` (not pattern-checked: an unknown symbol is PRED_004).
+SymbolPath = Annotated[
+    str, Path(min_length=1, max_length=10, examples=["AAPL"]), AfterValidator(normalise_symbol)
+]
 GAME_ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorEnvelope, "description": "PRED_004 not in universe, PRED_404 no prediction"},
     409: {
@@ -53,20 +57,9 @@ def submit(
     service: PredictionServiceDep,
     idem: IdempotentDep,
 ) -> Envelope[AcceptedOut] | JSONResponse:
-    def produce() -> Envelope[AcceptedOut]:
-        accepted = service.submit(user.id, normalise_symbol(symbol), body.choice)
-        return ok(
-            AcceptedOut(
-                prediction_id=accepted.prediction_id,
-                trading_day=accepted.trading_day,
-                symbol=accepted.symbol,
-                choice=accepted.choice,
-                submitted_at=accepted.submitted_at,
-                remaining_slots=accepted.remaining_slots,
-            )
-        )
-
-    return idem.run(user.id, 202, produce)
+    return idem.run(
+        user.id, 202, lambda: ok(AcceptedOut(**service.submit(user.id, symbol, body.choice).__dict__))
+    )
 
 
 @router.patch(
@@ -82,11 +75,9 @@ def change(
     service: PredictionServiceDep,
     idem: IdempotentDep,
 ) -> Envelope[PredictionOut] | JSONResponse:
-    def produce() -> Envelope[PredictionOut]:
-        prediction = service.change(user.id, normalise_symbol(symbol), body.choice)
-        return ok(PredictionOut.model_validate(prediction))
-
-    return idem.run(user.id, 200, produce)
+    return idem.run(
+        user.id, 200, lambda: ok(PredictionOut.model_validate(service.change(user.id, symbol, body.choice)))
+    )
 
 
 @router.delete(
@@ -102,9 +93,8 @@ def cancel(
     idem: IdempotentDep,
 ) -> Envelope[CancelledOut] | JSONResponse:
     def produce() -> Envelope[CancelledOut]:
-        normalised = normalise_symbol(symbol)
-        remaining = service.cancel(user.id, normalised)
-        return ok(CancelledOut(symbol=normalised, cancelled=True, remaining_slots=remaining))
+        remaining = service.cancel(user.id, symbol)
+        return ok(CancelledOut(symbol=symbol, cancelled=True, remaining_slots=remaining))
 
     return idem.run(user.id, 200, produce)
 
@@ -127,9 +117,7 @@ def history(
     status: Annotated[PredictionStatus | None, Query()] = None,
 ) -> Envelope[list[PredictionOut]]:
     rows, total = service.history(user.id, page.limit, page.offset, status)
-    return ok(
-        [PredictionOut.model_validate(r) for r in rows], total=total, limit=page.limit, offset=page.offset
-    )
+    return page_of(PredictionOut, rows, total, page)
 
 
 @router.get("/stats", summary="My totals, win rate and streaks")

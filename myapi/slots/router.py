@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from myapi.auth.guards import CurrentUserDep
 from myapi.core.idempotency import IdempotentDep
-from myapi.core.pagination import PageDep
+from myapi.core.pagination import PageDep, page_of
 from myapi.core.schemas import Envelope, ErrorEnvelope, ok
 from myapi.deps import SlotServiceDep
 from myapi.ratelimit.deps import rate_limit
@@ -55,9 +55,7 @@ def history(
     user: CurrentUserDep, service: SlotServiceDep, page: PageDep
 ) -> Envelope[list[UnlockHistoryOut]]:
     rows, total = service.history(user.id, page.limit, page.offset)
-    return ok(
-        [UnlockHistoryOut.model_validate(r) for r in rows], total=total, limit=page.limit, offset=page.offset
-    )
+    return page_of(UnlockHistoryOut, rows, total, page)
 
 
 @dev_router.post(
