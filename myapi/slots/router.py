@@ -12,19 +12,15 @@ from myapi.core.schemas import Envelope, ErrorEnvelope, ok
 from myapi.deps import SlotServiceDep
 from myapi.ratelimit.deps import rate_limit
 from myapi.slots.schemas import ReceiptIn, SlotStatusOut, UnlockHistoryOut, UnlockIn
-from myapi.slots.service import AdReceipt, SlotStatus
+from myapi.slots.service import AdReceipt
 
 router = APIRouter(prefix="/v1/ads", tags=["slots"], dependencies=[Depends(rate_limit)])
 dev_router = APIRouter(prefix="/v1/ads", tags=["slots"], dependencies=[Depends(rate_limit)])
 
 
-def _out(status: SlotStatus) -> SlotStatusOut:
-    return SlotStatusOut(**status.__dict__)
-
-
 @router.get("/status", summary="My slots today: base, used, ad unlocks, cooldown, available")
 def status(user: CurrentUserDep, service: SlotServiceDep) -> Envelope[SlotStatusOut]:
-    return ok(_out(service.status(user.id)))
+    return ok(service.status(user.id))
 
 
 @router.post(
@@ -45,7 +41,7 @@ def unlock(
     def produce() -> Envelope[SlotStatusOut]:
         r = body.receipt
         receipt = AdReceipt(r.user_id, r.nonce, r.issued_at, r.signature)
-        return ok(_out(service.unlock_by_ad(user.id, receipt)))
+        return ok(service.unlock_by_ad(user.id, receipt))
 
     return idem.run(user.id, 200, produce)
 

@@ -18,6 +18,7 @@ from myapi.slots import policy
 from myapi.slots.models import AdUnlock
 from myapi.slots.policy import SlotRules, SlotState
 from myapi.slots.repository import DailySlotsRow, SlotsRepository
+from myapi.slots.schemas import SlotStatusOut
 
 
 class NoSlotError(AppError):
@@ -73,20 +74,6 @@ def sign_receipt(secret: str, user_id: int, nonce: str, issued_at: int) -> str:
     return hmac.new(secret.encode(), f"{user_id}:{nonce}:{issued_at}".encode(), hashlib.sha256).hexdigest()
 
 
-@dataclass(frozen=True)
-class SlotStatus:
-    trading_day: date
-    base: int
-    used: int
-    ad_unlocks_used: int
-    ad_unlocks_max: int
-    cooldown_unlocks: int
-    capacity: int
-    available: int
-    cooldown_until: datetime | None
-    can_unlock: bool
-
-
 class SlotService:
     def __init__(self, session: Session, clock: Clock, settings: Settings, calendar: MarketCalendar) -> None:
         self._clock = clock
@@ -124,8 +111,8 @@ class SlotService:
     def _save(self, user_id: int, day: date, state: SlotState, now: datetime) -> None:
         self._repo.save_state(user_id, day, state, state.cooldown_until(self.rules), now)
 
-    def _status(self, day: date, state: SlotState) -> SlotStatus:
-        return SlotStatus(
+    def _status(self, day: date, state: SlotState) -> SlotStatusOut:
+        return SlotStatusOut(
             trading_day=day,
             base=state.base,
             used=state.used,
@@ -142,14 +129,14 @@ class SlotService:
         """The trading day whose slots a request made now uses."""
         return self._calendar.trading_day_for(self._clock.now())
 
-    def status(self, user_id: int, day: date | None = None) -> SlotStatus:
+    def status(self, user_id: int, day: date | None = None) -> SlotStatusOut:
         """Read-only (default: today's): recoveries due by now are counted, not written."""
         day = day or self.today()
         state, _ = policy.recover(self._state(self._repo.get(user_id, day)), self.rules, self._clock.now())
         return self._status(day, state)
 
     # --- changes (each in the caller's transaction, under the row lock) ---------
-    def consume(self, user_id: int, day: date) -> SlotStatus:
+    def consume(self, user_id: int, day: date) -> SlotStatusOut:
         """Take one slot for a prediction. PRED_003 when none is free but the cooldown
         will give one back (details say when); PRED_002 when the day's maximum is used."""
         now = self._clock.now()
@@ -163,13 +150,13 @@ class SlotService:
         self._save(user_id, day, state, now)
         return self._status(day, state)
 
-    def refund(self, user_id: int, day: date) -> SlotStatus:
+    def refund(self, user_id: int, day: date) -> SlotStatusOut:
         now = self._clock.now()
         state = policy.refund(self._locked_state(user_id, day, now), self.rules, now)
         self._save(user_id, day, state, now)
         return self._status(day, state)
 
-    def unlock_by_ad(self, user_id: int, receipt: AdReceipt, day: date | None = None) -> SlotStatus:
+    def unlock_by_ad(self, user_id: int, receipt: AdReceipt, day: date | None = None) -> SlotStatusOut:
         """Verify the ad network's receipt and add one slot. Forged (bad signature or
         another player's receipt), stale (outside the time window), replayed (nonce
         seen before) or over the daily cap: rejected, nothing unlocked."""
