@@ -27,6 +27,11 @@ from myapi.events.catalogue import Topic
 from myapi.outbox.repository import OutboxRepository
 
 TABLE = "pg_temp.points_staged_entries"
+# The order of a player's entries in one run: credits first (a running balance never dips
+# below zero on the way), then by ref. balance_after is the running sum in this order,
+# and the ids are assigned in it too (the INSERT's ORDER BY), so "the latest entry by id"
+# (what the integrity check and every reader use) carries the final balance.
+_ENTRY_ORDER = "f.delta DESC, f.ref_id"
 COLUMNS = "user_id, delta, ref_type, ref_id, reason, symbol"
 
 
@@ -105,10 +110,11 @@ class LedgerStaging:
                          trading_day, symbol, created_at)
                     SELECT f.user_id, f.delta, f.reason, f.ref_type, f.ref_id,
                            b.balance + sum(f.delta) OVER (
-                               PARTITION BY f.user_id ORDER BY f.delta DESC, f.ref_id
+                               PARTITION BY f.user_id ORDER BY {_ENTRY_ORDER}
                                ROWS UNBOUNDED PRECEDING),
                            :day, f.symbol, :now
                     FROM fresh f JOIN crypto.point_balances b ON b.user_id = f.user_id
+                    ORDER BY f.user_id, {_ENTRY_ORDER}
                     RETURNING user_id, delta_points
                 ), totals AS (
                     SELECT user_id, sum(delta_points) AS total FROM inserted GROUP BY user_id

@@ -211,6 +211,33 @@ def test_a_late_price_resettles_a_void_symbol(
     assert_integrity(db)
 
 
+def test_a_win_and_a_reversal_in_one_run_chain_balance_after_in_id_order(
+    db: Session, clock: FrozenClock, settings: Settings, scenario: tuple[int, int]
+) -> None:
+    """One run gives a player a reversal (AAPL's revision) and a win (AMZN's late price).
+    The bulk ledger computes balance_after as a running sum; the ids must be assigned in
+    that same order, so that by id every entry is the previous one plus its delta and
+    the latest entry by id is the balance (the integrity check reads by id)."""
+    up, _down = scenario
+    settle(db, clock, settings)  # up: +50 on AAPL, AMZN VOID (no price)
+    add_close(db, "AAPL", DAY, "99.000000", vendor_rev=1)  # AAPL fell after all: -50
+    add_close(db, "AMZN", DAY, "110.000000")  # AMZN's price arrives: +50
+    db.flush()
+    result = settle(db, clock, settings)
+    assert result["ledger_entries"] == 3  # up: reversal + win; down: AAPL win
+    rows = db.execute(
+        text("SELECT delta_points, balance_after FROM crypto.points_ledger WHERE user_id = :u ORDER BY id"),
+        {"u": up},
+    ).all()
+    running = 0
+    for delta, balance_after in rows:
+        running += delta
+        assert balance_after == running
+    assert sorted(d for d, _ in rows[-2:]) == [-50, 50]
+    assert balances(db, up) == [running] == [1050]
+    assert_integrity(db)
+
+
 def test_settling_before_the_cutoff_is_refused(db: Session, clock: FrozenClock, settings: Settings) -> None:
     open_day(db, clock, settings, ["AAPL"])
     with pytest.raises(SessionNotClosedError):
