@@ -4,8 +4,10 @@ Per (player, key), inside the request's own unit of work:
 
 1. `pg_try_advisory_xact_lock(player, key)` — taken by a request still in flight with
    the same key? Then 409 `IDEM_002` (retry later).
-2. A stored, unexpired response for the key? Same fingerprint (method, path, body):
-   replay the original status and body. Different fingerprint: 422 `IDEM_003`.
+2. A stored, unexpired response for the key? Same fingerprint (method, path, and the
+   canonical body: a JSON body re-serialised with sorted keys and no whitespace, so the
+   same JSON written differently is the same request): replay the original status and
+   body. Different fingerprint: 422 `IDEM_003`.
 3. Otherwise run the use case and store its response in the same transaction, so the
    effect and the stored response commit together, or neither does.
 
@@ -18,6 +20,7 @@ A route takes `IdempotentDep` and wraps its use case: `idem.run(user.id, 202, pr
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -74,10 +77,22 @@ async def idempotency_input(request: Request) -> IdempotencyInput:
     if key is not None and not (0 < len(key) <= MAX_KEY_LENGTH and all(33 <= ord(ch) <= 126 for ch in key)):
         raise InvalidIdempotencyKeyError()
     digest = hashlib.sha256()
-    for part in (request.method.encode(), request.url.path.encode(), body):
+    for part in (request.method.encode(), request.url.path.encode(), canonical_body(body)):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return IdempotencyInput(key, request.method, request.url.path, digest.hexdigest())
+
+
+def canonical_body(body: bytes) -> bytes:
+    """A JSON body in one canonical form (sorted keys, no insignificant whitespace); any
+    other body as it is."""
+    if not body:
+        return body
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return body
+    return json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 IdempotencyDep = Annotated[IdempotencyInput, Depends(idempotency_input)]

@@ -233,6 +233,24 @@ def test_same_key_and_body_replays_the_original_response(client: TestClient, db:
 
 
 @pytest.mark.usefixtures("day_open")
+def test_the_same_json_written_differently_is_the_same_request(client: TestClient, db: Session) -> None:
+    player = dev_login(client, "idem5@example.com")
+    headers = {
+        **bearer(player["access_token"]), "Idempotency-Key": "k-canon", "Content-Type": "application/json"
+    }
+    first = client.post("/v1/predictions/AAPL", content=b'{"choice":"UP"}', headers=headers)
+    second = client.post("/v1/predictions/AAPL", content=b'{ "choice" :\n  "UP" }', headers=headers)
+    assert first.status_code == second.status_code == 202
+    assert second.headers["idempotent-replayed"] == "true" and second.json() == first.json()
+    r = client.post("/v1/predictions/AAPL", content=b'{"choice": "DOWN"}', headers=headers)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "IDEM_003"
+    count = db.execute(
+        text("SELECT count(*) FROM crypto.predictions WHERE user_id = :u"), {"u": player["user"]["id"]}
+    )
+    assert count.scalar_one() == 1
+
+
+@pytest.mark.usefixtures("day_open")
 def test_same_key_with_a_different_body_is_422(client: TestClient) -> None:
     player = dev_login(client, "idem2@example.com")
     headers = {**bearer(player["access_token"]), "Idempotency-Key": "k-456"}
