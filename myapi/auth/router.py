@@ -15,6 +15,7 @@ from myapi.auth.schemas import (
     OAuthCallbackIn,
     ProviderName,
     RefreshIn,
+    SignupBonusOut,
     TokensOut,
 )
 from myapi.auth.service import LoginResult, OAuthCodeError
@@ -44,6 +45,7 @@ def _login_out(result: LoginResult) -> LoginOut:
         expires_in=result.tokens.expires_in,
         user=me_out(result.user, result.points_balance),
         is_new_user=result.is_new_user,
+        signup_bonus=None if result.signup_bonus is None else SignupBonusOut(**result.signup_bonus.__dict__),
     )
 
 

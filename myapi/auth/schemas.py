@@ -47,9 +47,19 @@ class TokensOut(BaseModel):
     expires_in: int
 
 
+class SignupBonusOut(BaseModel):
+    points: int = Field(description="Points credited by this first login")
+    refused_because: str | None = Field(
+        default=None,
+        description="EMAIL_ALREADY_REGISTERED: the bonus is paid once per verified email address, "
+        "and this email already belongs to another account",
+    )
+
+
 class LoginOut(TokensOut):
     user: MeOut
     is_new_user: bool
+    signup_bonus: SignupBonusOut | None = Field(default=None, description="First login only")
 
 
 class LogoutOut(BaseModel):

@@ -86,11 +86,21 @@ class TokenPair:
 
 
 @dataclass(frozen=True)
+class SignupBonus:
+    """What a first login earned. The bonus is paid once per verified email address:
+    an account whose email already belongs to another account gets none."""
+
+    points: int
+    refused_because: str | None = None  # EMAIL_ALREADY_REGISTERED
+
+
+@dataclass(frozen=True)
 class LoginResult:
     user: User
     tokens: TokenPair
     is_new_user: bool
     points_balance: int
+    signup_bonus: SignupBonus | None = None  # first login only
 
 
 def pkce_challenge(verifier: str) -> str:
@@ -244,19 +254,13 @@ class AuthService:
         now = self._clock.now()
         user = self._users.find_by_identity(provider, identity.provider_id)
         is_new = False
+        bonus: SignupBonus | None = None
         if user is None:
-            user_id, is_new = self._create_user(provider, identity, role, now)
+            user_id, is_new, email_taken = self._create_user(provider, identity, role, now)
             user = self._users.get_for_update(user_id)
             assert user is not None
-            if is_new and self._settings.signup_bonus_points > 0:
-                # Idempotent by ref: a retried or concurrent first login credits it once.
-                PointsLedger(self._session, self._clock).apply(
-                    user_id=user.id,
-                    delta=self._settings.signup_bonus_points,
-                    reason="signup_bonus",
-                    ref_type=SIGNUP_REF_TYPE,
-                    ref_id=str(user.id),
-                )
+            if is_new:
+                bonus = self._signup_bonus(user.id, email_taken)
         if not user.is_active:
             raise AccountDeactivatedError()
         if force_role and user.role != role:
@@ -265,18 +269,37 @@ class AuthService:
         self._session.flush()
         tokens = self._issue(user.id, user.role, family_id=uuid.uuid4())
         balance = PointsLedger(self._session, self._clock).balance(user.id)
-        return LoginResult(user=user, tokens=tokens, is_new_user=is_new, points_balance=balance)
+        return LoginResult(
+            user=user, tokens=tokens, is_new_user=is_new, points_balance=balance, signup_bonus=bonus
+        )
+
+    def _signup_bonus(self, user_id: int, email_taken: bool) -> SignupBonus:
+        """The signup bonus, once per verified email address across providers: a new
+        account whose (verified) email already belongs to another account gets none.
+        Idempotent by ref SIGNUP:{user_id}: a retried or concurrent first login credits
+        it once."""
+        if email_taken:
+            return SignupBonus(0, refused_because="EMAIL_ALREADY_REGISTERED")
+        points = self._settings.signup_bonus_points
+        if points > 0:
+            PointsLedger(self._session, self._clock).apply(
+                user_id=user_id, delta=points, reason="signup_bonus",
+                ref_type=SIGNUP_REF_TYPE, ref_id=str(user_id),
+            )  # fmt: skip
+        return SignupBonus(points)
 
     def _create_user(
         self, provider: str, identity: OAuthIdentity, role: UserRole, now: datetime
-    ) -> tuple[int, bool]:
+    ) -> tuple[int, bool, bool]:
         """Insert the user with the first free nickname (`name`, `name_2`, ...). Races on
         the nickname are retried; an email already used by another account is not linked
-        (the new account is created without it)."""
+        (the new account is created without it). Returns (user id, created, whether the
+        identity's email belonged to another account)."""
         base = nickname_base(identity.nickname or (identity.email or "").split("@")[0])
         email = identity.email
+        email_taken = False
         if email and self._users.find_by_email(email) is not None:
-            email = None
+            email, email_taken = None, True
         for _ in range(INSERT_ATTEMPTS):
             taken = self._users.nicknames_like(base)
             nickname = base
@@ -298,14 +321,14 @@ class AuthService:
             except IntegrityError as exc:
                 savepoint.rollback()
                 if "email" in _constraint_of(exc):
-                    email = None
+                    email, email_taken = None, True
                 continue
             if user_id is not None:
-                return user_id, True
+                return user_id, True, email_taken
             # Someone created this identity concurrently: log in as that user.
             existing = self._users.find_by_identity(provider, identity.provider_id)
             if existing is not None:
-                return existing.id, False
+                return existing.id, False, email_taken
         raise RuntimeError("could not allocate a unique nickname")
 
     def _issue(self, user_id: int, role: UserRole, family_id: uuid.UUID) -> TokenPair:

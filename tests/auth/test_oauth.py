@@ -168,6 +168,24 @@ def test_same_email_on_another_provider_is_not_linked(client: TestClient, fake: 
     assert k.json()["data"]["user"]["email"] is None
 
 
+def test_the_signup_bonus_is_paid_once_per_verified_email_across_providers(
+    client: TestClient, fake: FakeOAuthServer
+) -> None:
+    g = login(client, fake, "google", google_user("g-33", "bonus@example.com", "Bo")).json()["data"]
+    assert g["signup_bonus"] == {"points": 1000, "refused_because": None}
+    assert g["user"]["points_balance"] == 1000
+    k = login(client, fake, "kakao", kakao_user(333, "bonus@example.com", "Bo")).json()["data"]
+    assert k["is_new_user"] is True
+    assert k["signup_bonus"] == {"points": 0, "refused_because": "EMAIL_ALREADY_REGISTERED"}
+    assert k["user"]["points_balance"] == 0
+    # Logging in again is not a first login: no bonus line at all.
+    again = login(client, fake, "kakao", kakao_user(333, "bonus@example.com", "Bo")).json()["data"]
+    assert again["is_new_user"] is False and again["signup_bonus"] is None
+    # Another email on the other provider is a new person: the bonus is paid.
+    other = login(client, fake, "kakao", kakao_user(334, "other@example.com", "Oz")).json()["data"]
+    assert other["signup_bonus"]["points"] == 1000
+
+
 def test_reused_state_is_rejected(client: TestClient, fake: FakeOAuthServer) -> None:
     query = start(client, "google")
     info = google_user("g-4", "erin@example.com", "Erin")
