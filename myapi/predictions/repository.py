@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import and_, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from myapi.core.enums import Choice, Phase, PredictionStatus
@@ -183,12 +183,31 @@ class PredictionsRepository:
         return {key: int(value) for key, value in row._mapping.items()}
 
     def symbols_with_predictions(self, trading_day: date, symbols: Sequence[str]) -> list[str]:
+        """Of `symbols`, those with a live (not cancelled) prediction on the day."""
         if not symbols:
             return []
         stmt = (
             select(Prediction.symbol)
-            .where(Prediction.trading_day == trading_day, Prediction.symbol.in_(symbols))
+            .where(
+                Prediction.trading_day == trading_day,
+                Prediction.symbol.in_(symbols),
+                Prediction.status != PredictionStatus.CANCELLED,
+            )
             .distinct()
             .order_by(Prediction.symbol)
         )
         return list(self.session.scalars(stmt))
+
+    def delete_cancelled(self, trading_day: date, symbols: Sequence[str]) -> int:
+        """Delete the day's cancelled predictions of `symbols` (their slots were refunded
+        when they were cancelled), so the symbols can leave the universe."""
+        if not symbols:
+            return 0
+        result = self.session.execute(
+            delete(Prediction).where(
+                Prediction.trading_day == trading_day,
+                Prediction.symbol.in_(symbols),
+                Prediction.status == PredictionStatus.CANCELLED,
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -86,8 +86,10 @@ class UniverseService:
         actor_user_id: int | None = None,
     ) -> UniverseUpsertOut:
         """Atomically replace day D's universe. Symbols that stay keep their baseline;
-        new ones get the last known close before D. Removing a symbol that already has
-        predictions is refused (409), and then nothing changes. Audited."""
+        new ones get the last known close before D. Removing a symbol that has a live
+        prediction is refused (409), and then nothing changes; a symbol whose only
+        predictions were cancelled can be removed (those cancelled rows go with it).
+        Audited."""
         day = trading_day or self._calendar.trading_day_for(self._clock.now())
         if not self._calendar.is_trading_day(day):
             raise NotATradingDayError(details={"trading_day": day.isoformat()})
@@ -96,9 +98,11 @@ class UniverseService:
         existing = {row.symbol: row for row in self._repo.list_for_day(day)}
         wanted = dict(ordered)
         removed = sorted(set(existing) - set(wanted))
-        in_use = PredictionsRepository(self._session).symbols_with_predictions(day, removed)
+        predictions = PredictionsRepository(self._session)
+        in_use = predictions.symbols_with_predictions(day, removed)
         if in_use:
             raise UniverseInUseError(details={"symbols": in_use})
+        cancelled_deleted = predictions.delete_cancelled(day, removed)
         added = [s for s in wanted if s not in existing]
         updated = [s for s in wanted if s in existing and existing[s].seq != wanted[s]]
         baselines = self._repo.latest_closes_before(day, list(wanted))
@@ -109,7 +113,10 @@ class UniverseService:
             actor_user_id=actor_user_id,
             action="universe.upsert",
             target=f"universe:{day.isoformat()}",
-            payload={"added": added, "removed": removed, "updated": updated},
+            payload={
+                "added": added, "removed": removed, "updated": updated,
+                "cancelled_predictions_deleted": cancelled_deleted,
+            },
             now=self._clock.now(),
         )
         missing = sorted(

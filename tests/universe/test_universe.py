@@ -74,3 +74,37 @@ def test_removing_a_symbol_with_predictions_is_refused_and_changes_nothing(
     assert r.json()["error"]["details"] == {"symbols": ["AAPL"]}
     symbols = [i["symbol"] for i in client.get("/v1/universe/today").json()["data"]["items"]]
     assert symbols == ["AAPL", "MSFT"]
+
+
+def test_a_symbol_whose_only_predictions_were_cancelled_can_be_removed(
+    client: TestClient, db: Session, clock: FrozenClock, settings: Settings
+) -> None:
+    open_day(db, clock, settings, ["AAPL", "MSFT"])
+    quitter = dev_login(client, "quitter@example.com")
+    keeper = dev_login(client, "keeper@example.com")
+    headers = bearer(quitter["access_token"])
+    assert client.post("/v1/predictions/AAPL", json={"choice": "UP"}, headers=headers).status_code == 202
+    assert client.delete("/v1/predictions/AAPL", headers=headers).status_code == 200
+    assert (
+        client.post(
+            "/v1/predictions/MSFT", json={"choice": "DOWN"}, headers=bearer(keeper["access_token"])
+        ).status_code
+        == 202
+    )
+
+    r = client.post(
+        "/internal/universe/upsert", json={"symbols": ["MSFT", "NVDA"]}, headers=internal(settings)
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["details"]["removed"] == 1
+    symbols = [i["symbol"] for i in client.get("/v1/universe/today").json()["data"]["items"]]
+    assert symbols == ["MSFT", "NVDA"]
+    left = db.execute(text("SELECT symbol, status FROM crypto.predictions ORDER BY symbol")).all()
+    assert [tuple(r) for r in left] == [("MSFT", "PENDING")]
+    audit = db.execute(
+        text("SELECT payload FROM crypto.audit_log WHERE action = 'universe.upsert' ORDER BY id DESC LIMIT 1")
+    ).scalar_one()
+    assert audit["removed"] == ["AAPL"] and audit["cancelled_predictions_deleted"] == 1
+    # Removing MSFT, which has a live prediction, is still refused.
+    r = client.post("/internal/universe/upsert", json={"symbols": ["NVDA"]}, headers=internal(settings))
+    assert r.status_code == 409 and r.json()["error"]["details"] == {"symbols": ["MSFT"]}
