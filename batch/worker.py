@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from batch.runtime import batch_process
 from myapi.container import Container
+from myapi.core.errors import AppError
 from myapi.core.request_context import reset_request_id, set_request_id
 from myapi.events.catalogue import QueueKey, Topic, consumed_queues, topics_for
 from myapi.providers.queue import QueueError, ReceivedMessage
@@ -137,19 +138,23 @@ class Worker:
                 )  # fmt: skip
                 self.queue.change_visibility(self.queue_name, message.receipt_handle, 0)
                 return False
+            except AppError as exc:
+                heartbeat.stop()
+                if exc.retry_from_queue:
+                    return self._back_off(message, envelope["type"], exc)
+                # Refused by the cycle's rules (e.g. CYCLE_002; the job run is recorded as
+                # FAILED with the code): redelivery cannot make the step due; the tick asks
+                # again when it is.
+                logger.warning(
+                    "%s refused (%s): %s", envelope["type"], exc.code, exc.message,
+                    extra={"queue": self.queue_name, "message_id": message.message_id,
+                           "details": exc.details},
+                )  # fmt: skip
+                self.queue.delete(self.queue_name, message.receipt_handle)
+                return False
             except Exception as exc:
                 heartbeat.stop()
-                backoff = min(MAX_BACKOFF_S, 5 * 2 ** (message.receive_count - 1))
-                logger.exception(
-                    "handler %s failed (delivery %d), retry in %ss: %s",
-                    envelope["type"], message.receive_count, backoff, exc,
-                    extra={"queue": self.queue_name, "message_id": message.message_id},
-                )  # fmt: skip
-                try:
-                    self.queue.change_visibility(self.queue_name, message.receipt_handle, backoff)
-                except QueueError:
-                    logger.warning("could not back off message %s", message.message_id)
-                return False
+                return self._back_off(message, envelope["type"], exc)
             heartbeat.stop()
             # Delete only after the handler's unit of work committed.
             self.queue.delete(self.queue_name, message.receipt_handle)
@@ -161,6 +166,21 @@ class Worker:
             return True
         finally:
             reset_request_id(token)
+
+    def _back_off(self, message: ReceivedMessage, kind: str, exc: Exception) -> bool:
+        """Leave a failed message to come back after an exponential back-off (SQS moves
+        it to the DLQ after maxReceiveCount deliveries)."""
+        backoff = min(MAX_BACKOFF_S, 5 * 2 ** (message.receive_count - 1))
+        logger.exception(
+            "handler %s failed (delivery %d), retry in %ss: %s",
+            kind, message.receive_count, backoff, exc,
+            extra={"queue": self.queue_name, "message_id": message.message_id},
+        )  # fmt: skip
+        try:
+            self.queue.change_visibility(self.queue_name, message.receipt_handle, backoff)
+        except QueueError:
+            logger.warning("could not back off message %s", message.message_id)
+        return False
 
 
 class _Heartbeat:

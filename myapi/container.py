@@ -94,7 +94,7 @@ class Container(containers.DeclarativeContainer):
     # --- services that open their own units of work ---------------------------------
     eod_service = providers.Factory(
         EodService, factory=sessionmaker, clock=clock, settings=settings,
-        providers=eod_providers, breakers=eod_breakers,
+        providers=eod_providers, breakers=eod_breakers, calendar=calendar,
     )  # fmt: skip
     readiness_service = providers.Factory(ReadinessService, engine=engine, queue=queue, settings=settings)
     outbox_relay = providers.Factory(

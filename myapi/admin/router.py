@@ -6,10 +6,11 @@ from datetime import date
 
 from fastapi import APIRouter, Depends, Query
 
-from myapi.admin.schemas import IntegrityOut, JobRunOut
+from myapi.admin.schemas import EarlyCutoffIn, IntegrityOut, JobRunOut
 from myapi.auth.guards import AdminDep, require_admin
 from myapi.core.schemas import Envelope, ok
-from myapi.deps import AdminServiceDep, SettlementQueriesDep, UniverseServiceDep, UserServiceDep
+from myapi.deps import AdminServiceDep, JobsDep, SettlementQueriesDep, UniverseServiceDep, UserServiceDep
+from myapi.jobs.schemas import JobOut
 from myapi.points.schemas import AdjustIn, AdjustOut
 from myapi.settlement.schemas import SettlementSummaryOut
 from myapi.universe.schemas import UniverseUpsertIn, UniverseUpsertOut
@@ -73,3 +74,14 @@ def job_runs(
     limit: int = Query(default=50, ge=1, le=500),
 ) -> Envelope[list[JobRunOut]]:
     return ok([JobRunOut.model_validate(r) for r in service.job_runs(limit, job)])
+
+
+@router.post(
+    "/sessions/{trading_day}/early-cutoff",
+    summary="Close a day for predictions before its scheduled cutoff (reason required; audited)",
+)
+def early_cutoff(
+    trading_day: date, body: EarlyCutoffIn, admin: AdminDep, jobs: JobsDep
+) -> Envelope[JobOut]:
+    result = jobs.early_cutoff(trading_day, reason=body.reason, actor=f"user:{admin.id}")
+    return ok(JobOut.model_validate(result))

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class IntegrityCheckOut(BaseModel):
@@ -31,3 +31,9 @@ class JobRunOut(BaseModel):
     status: str
     details: dict[str, Any]
     error: str | None
+
+
+class EarlyCutoffIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=500, description="Why predictions close early (audited)")

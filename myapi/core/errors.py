@@ -32,6 +32,10 @@ class AppError(Exception):
     # True when the state change that led to the error must persist (e.g. revoking a
     # leaked refresh-token family): the unit of work commits before the error is sent.
     commit_transaction: bool = False
+    # False for a refusal by the cycle's rules (a step that is not due): a worker drops
+    # the message instead of retrying it, since redelivery cannot make it due; the
+    # reconcile tick asks again when it is.
+    retry_from_queue: bool = True
 
     def __init__(
         self,

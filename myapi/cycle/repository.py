@@ -33,6 +33,14 @@ class SessionsRepository:
         )
         return self.session.execute(stmt).first() is not None
 
+    def move_cutoff(self, trading_day: date, cutoff_at: datetime, now: datetime) -> None:
+        """An operator's early cutoff: predictions close at `cutoff_at` instead."""
+        self.session.execute(
+            update(SessionControl)
+            .where(SessionControl.trading_day == trading_day)
+            .values(predict_cutoff_at=cutoff_at, updated_at=now)
+        )
+
     def flip_to_settle(self, trading_day: date, now: datetime) -> bool:
         """PREDICT -> SETTLE; False when it already was SETTLE (idempotent)."""
         stmt = (

@@ -1,5 +1,17 @@
 """Game sessions: one per NYSE trading day (SPEC §2). Opening and cutoff are idempotent
-service operations; the clock and the calendar are the truth for what "today" is."""
+service operations; the clock and the calendar are the truth for what "today" is.
+
+The cycle's guards live here, so that every path (the /internal and /admin routes, a
+queue message, the tick) meets the same ones:
+
+* a day opens only when it is due: the current trading day, once the previous trading
+  day is settled or was never opened (CYCLE_004 otherwise: a past day, a day ahead,
+  a previous day still open or unsettled);
+* the scheduled cutoff happens at its time, not before (CYCLE_003); an earlier cutoff is
+  an operator's explicit, audited act with a reason (`cutoff(..., early_reason=...)`);
+* EOD fetch and settlement of D wait for D's close + EOD_FETCH_DELAY_MIN (CYCLE_002,
+  with the instant it becomes possible); a day that is not a trading day is CYCLE_001.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +21,8 @@ from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
-from myapi.core.clock import Clock
+from myapi.audit.repository import AuditRepository
+from myapi.core.clock import Clock, to_kst
 from myapi.core.config import Settings
 from myapi.core.enums import Phase
 from myapi.core.errors import AppError
@@ -22,7 +35,49 @@ _ONE_SECOND = timedelta(seconds=1)
 class NotATradingDayError(AppError):
     status_code = 409
     code = "CYCLE_001"
+    retry_from_queue = False
     message = "Not an NYSE trading day"
+
+
+class MarketNotClosedError(AppError):
+    status_code = 409
+    code = "CYCLE_002"
+    retry_from_queue = False
+    message = "The day's market has not closed yet (plus the EOD delay); retry from details.possible_from"
+
+
+class CutoffNotDueError(AppError):
+    status_code = 409
+    code = "CYCLE_003"
+    retry_from_queue = False
+    message = "The cutoff is not due yet; an earlier cutoff is an operator's early cutoff with a reason"
+
+
+class DayNotDueError(AppError):
+    status_code = 409
+    code = "CYCLE_004"
+    retry_from_queue = False
+    message = "Only the trading day that is due can be opened"
+
+
+def eod_available_from(calendar: MarketCalendar, settings: Settings, trading_day: date) -> datetime:
+    """When D's EOD may be fetched and D settled: its close + EOD_FETCH_DELAY_MIN.
+    CYCLE_001 when D is not a trading day."""
+    if not calendar.is_trading_day(trading_day):
+        raise NotATradingDayError(details={"trading_day": trading_day.isoformat()})
+    close = calendar.session_times(trading_day, settings.predict_cutoff_margin_min).market_close
+    return close + timedelta(minutes=settings.eod_fetch_delay_min)
+
+
+def require_market_closed(available_from: datetime, trading_day: date, now: datetime) -> None:
+    """CYCLE_002 unless `now` is at or after `available_from` (see eod_available_from)."""
+    if now < available_from:
+        raise MarketNotClosedError(
+            details={
+                "trading_day": trading_day.isoformat(),
+                "possible_from": to_kst(available_from).isoformat(),
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -74,11 +129,33 @@ class SessionService:
             is_early_close=times.is_early_close,
         )
 
+    def require_openable(self, trading_day: date) -> None:
+        """CYCLE_004 unless D is the day due to open: the current trading day, with the
+        previous trading day settled or never opened. (CYCLE_001: not a trading day.)"""
+        self.times(trading_day)
+        today = self.current_trading_day()
+        reason = None
+        if trading_day < today:
+            reason = "PAST_DAY"
+        elif trading_day > today:
+            reason = "NOT_YET_DUE"
+        else:
+            previous = self._sessions.get(self._calendar.previous_trading_day(trading_day))
+            if previous is not None and previous.settled_at is None:
+                reason = "PREVIOUS_DAY_UNSETTLED"
+        if reason is not None:
+            raise DayNotDueError(
+                details={"trading_day": trading_day.isoformat(), "reason": reason, "due": today.isoformat()}
+            )
+
     def open(self, trading_day: date | None = None) -> dict[str, Any]:
-        """Open day D for predictions (phase PREDICT). Idempotent: an existing session,
-        in either phase, is left as it is."""
+        """Open day D for predictions (phase PREDICT) when it is due (`require_openable`).
+        Idempotent: an existing session, in either phase, is left as it is."""
         day = trading_day or self.current_trading_day()
         times = self.times(day)
+        if self._sessions.get(day) is not None:
+            return {"trading_day": day.isoformat(), "opened": False}
+        self.require_openable(day)
         now = self._clock.now()
         created = self._sessions.insert_if_absent(
             {
@@ -93,12 +170,39 @@ class SessionService:
         )
         return {"trading_day": day.isoformat(), "opened": created}
 
-    def cutoff(self, trading_day: date | None = None) -> dict[str, Any]:
-        """Close day D for predictions (phase SETTLE). Idempotent."""
+    def cutoff(
+        self, trading_day: date | None = None, *, early_reason: str | None = None, actor: str | None = None
+    ) -> dict[str, Any]:
+        """Close day D for predictions (phase SETTLE). Idempotent. Before D's scheduled
+        cutoff it is refused (CYCLE_003) unless it is an operator's early cutoff: then
+        `early_reason` and `actor` are required, the cutoff instant becomes now, and the
+        act is audited."""
         day = trading_day or self.current_trading_day()
         self.times(day)
-        flipped = self._sessions.flip_to_settle(day, self._clock.now())
-        return {"trading_day": day.isoformat(), "flipped": flipped}
+        now = self._clock.now()
+        row = self._sessions.get(day)
+        early = row is not None and row.phase == Phase.PREDICT and now < row.predict_cutoff_at
+        if early and early_reason is None:
+            assert row is not None
+            raise CutoffNotDueError(
+                details={
+                    "trading_day": day.isoformat(),
+                    "predict_cutoff_at": to_kst(row.predict_cutoff_at).isoformat(),
+                }
+            )
+        if early:
+            assert row is not None and actor is not None
+            scheduled = row.predict_cutoff_at
+            self._sessions.move_cutoff(day, max(now, row.predict_open_at + _ONE_SECOND), now)
+            AuditRepository(self._session).record(
+                actor=actor,
+                action="session.early_cutoff",
+                target=f"session:{day.isoformat()}",
+                payload={"reason": early_reason, "scheduled_cutoff_at": scheduled.isoformat()},
+                now=now,
+            )
+        flipped = self._sessions.flip_to_settle(day, now)
+        return {"trading_day": day.isoformat(), "flipped": flipped, "early": early}
 
 
 def is_open_for_predictions(phase: Phase | None, predict_cutoff_at: datetime | None, now: datetime) -> bool:

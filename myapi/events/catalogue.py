@@ -51,6 +51,7 @@ class JobName(StrEnum):
 
     OPEN_DAY = "session.open"
     CUTOFF = "session.cutoff"
+    EARLY_CUTOFF = "session.early_cutoff"
     UNIVERSE_UPSERT = "universe.upsert"
     FETCH_EOD = "eod.fetch"
     REQUEST_EOD_FETCH = "eod.fetch.request"

@@ -17,9 +17,10 @@ from myapi.core.errors import ValidationFailedError
 from myapi.core.schemas import Envelope, ok
 from myapi.cycle.schemas import TradingDayIn
 from myapi.deps import JobsDep
-from myapi.internal.schemas import JobOut, VendorEventIn
+from myapi.internal.schemas import VendorEventIn
 from myapi.jobs.definitions import Jobs
 from myapi.jobs.runner import JobResult
+from myapi.jobs.schemas import JobOut
 from myapi.providers.eod.base import EodQuote
 from myapi.universe.schemas import UniverseUpsertIn
 

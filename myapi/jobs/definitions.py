@@ -57,23 +57,33 @@ class Jobs:
 
     # --- the day's session ---------------------------------------------------------
     def open_day(self, trading_day: date | None = None, *, actor: str = SCHEDULER_ACTOR) -> JobResult:
-        """Open D for predictions, setting the default universe first if D has none.
-        Idempotent: an open or closed session is left as it is. CYCLE_001 (409) on a
-        day that is not an NYSE trading day, before anything is written."""
+        """Open D for predictions, with the default universe if D has none. Only the day
+        that is due opens (CYCLE_004: a past day, a day ahead, or while the previous day
+        is unsettled; CYCLE_001: not a trading day), whatever the path. Idempotent: an
+        open or closed session is left as it is."""
         day = trading_day or self._today()
 
         def work(session: Session) -> dict[str, Any]:
-            sessions = self._c.session_service(session)
-            sessions.times(day)
+            opened = self._c.session_service(session).open(day)
             universe_set = self._c.universe_service(session).ensure_default(day, actor=actor)
-            return {**sessions.open(day), "default_universe_set": universe_set}
+            return {**opened, "default_universe_set": universe_set}
 
         return self._runner.run(JobName.OPEN_DAY, work, day)
 
     def cutoff(self, trading_day: date | None = None) -> JobResult:
-        """Close D for predictions (phase SETTLE). Idempotent."""
+        """Close D for predictions (phase SETTLE) at its scheduled cutoff; earlier is
+        CYCLE_003 (the scheduled path never cuts off early). Idempotent."""
         day = trading_day or self._today()
         return self._runner.run(JobName.CUTOFF, lambda s: self._c.session_service(s).cutoff(day), day)
+
+    def early_cutoff(self, trading_day: date, *, reason: str, actor: str) -> JobResult:
+        """An operator closes D for predictions before its scheduled cutoff (audited,
+        with the reason). At or after the scheduled cutoff it is a plain cutoff."""
+        return self._runner.run(
+            JobName.EARLY_CUTOFF,
+            lambda s: self._c.session_service(s).cutoff(trading_day, early_reason=reason, actor=actor),
+            trading_day,
+        )
 
     def upsert_universe(self, request: UniverseUpsertIn, *, actor: str = SCHEDULER_ACTOR) -> JobResult:
         """Replace a day's universe atomically (audited)."""

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from myapi.core.clock import Clock
 from myapi.core.db import unit_of_work
+from myapi.core.errors import AppError
 from myapi.jobs.repository import JobRunsRepository
 
 logger = logging.getLogger("myapi.jobs")
@@ -53,10 +54,20 @@ class JobRunner:
                     run_id, status="SUCCEEDED", now=self._clock.now(), details=details
                 )
         except Exception as exc:
-            logger.exception("job %s failed", job, extra={"job": job, "run_id": run_id})
+            if isinstance(exc, AppError) and exc.status_code < 500:
+                # Refused by a rule (an expected answer, e.g. a step not due yet): no trace.
+                logger.warning(
+                    "job %s refused: %s %s", job, exc.code, exc.message,
+                    extra={"job": str(job), "run_id": run_id, "details": exc.details},
+                )  # fmt: skip
+            else:
+                logger.exception("job %s failed", job, extra={"job": str(job), "run_id": run_id})
+            error = repr(exc)
+            if isinstance(exc, AppError):
+                error = f"{exc.code}: {exc.message} {exc.details or ''}"
             with unit_of_work(self._factory) as session:
                 JobRunsRepository(session).finish(
-                    run_id, status="FAILED", now=self._clock.now(), error=repr(exc)[:2000]
+                    run_id, status="FAILED", now=self._clock.now(), error=error.strip()[:2000]
                 )
             raise
         return JobResult(run_id, str(job), trading_day, "SUCCEEDED", details)

@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from myapi.core.clock import Clock
 from myapi.core.config import Settings
 from myapi.core.db import unit_of_work
+from myapi.cycle.calendar import MarketCalendar
 from myapi.cycle.repository import SessionsRepository
+from myapi.cycle.service import eod_available_from, require_market_closed
 from myapi.events.catalogue import request_settlement
 from myapi.market.repository import MarketRepository
 from myapi.providers.eod.base import (
@@ -47,11 +49,13 @@ class EodService:
         settings: Settings,
         providers: Sequence[EodProvider],
         breakers: dict[str, CircuitBreaker],
+        calendar: MarketCalendar,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._factory = factory
         self._clock = clock
         self._settings = settings
+        self._calendar = calendar
         self._providers = providers
         self._breakers = breakers
         self._sleep = sleep
@@ -65,7 +69,11 @@ class EodService:
     def fetch(self, trading_day: date) -> dict[str, Any]:
         """Fetch the closes of `trading_day` for every universe symbol still without one,
         primary provider first, the fallback for what it missed. Partial results are
-        stored; what is still missing is reported (and retried by the next request)."""
+        stored; what is still missing is reported (and retried by the next request).
+        Refused for a day that is not a trading day (CYCLE_001) or whose market has not
+        closed yet, plus EOD_FETCH_DELAY_MIN (CYCLE_002): a future day included."""
+        available = eod_available_from(self._calendar, self._settings, trading_day)
+        require_market_closed(available, trading_day, self._clock.now())
         todo = self.missing_symbols(trading_day)
         requested = len(todo)
         stored = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -16,6 +16,7 @@ from myapi.core.enums import Phase
 from myapi.core.errors import AppError, ConflictError, NotFoundError
 from myapi.cycle.models import SessionControl
 from myapi.cycle.repository import SessionsRepository
+from myapi.cycle.service import require_market_closed
 from myapi.events.catalogue import SettlementCompleted, Topic, emit
 from myapi.points.staging import LedgerStaging
 from myapi.settlement.models import Settlement
@@ -43,7 +44,9 @@ class SettlementService:
         self._repo = SettlementRepository(session)
 
     def settle(self, trading_day: date) -> dict[str, Any]:
-        """Settle `trading_day` from the latest EOD revision of each symbol.
+        """Settle `trading_day` from the latest EOD revision of each symbol: refused while
+        its session is open (SETTLE_001) and before its close + EOD_FETCH_DELAY_MIN
+        (CYCLE_002, whatever the path).
 
         * Per symbol: a `settlements` row (close vs previous close, for display).
         * Per prediction: close vs its baseline -> CORRECT / INCORRECT / VOID (equal,
@@ -60,9 +63,12 @@ class SettlementService:
         session_row = SessionsRepository(self._session).lock(trading_day)
         if session_row is None:
             raise NotFoundError("No session for that trading day", code="SETTLE_404")
+        if session_row.phase == Phase.PREDICT and now < session_row.predict_cutoff_at:
+            raise SessionNotClosedError(details={"trading_day": trading_day.isoformat()})
+        # Nothing is settled on a price of a session that has not closed (CYCLE_002).
+        delay = timedelta(minutes=self._settings.eod_fetch_delay_min)
+        require_market_closed(session_row.market_close_at + delay, trading_day, now)
         if session_row.phase == Phase.PREDICT:
-            if now < session_row.predict_cutoff_at:
-                raise SessionNotClosedError(details={"trading_day": trading_day.isoformat()})
             session_row.phase = Phase.SETTLE
 
         self._repo.configure_transaction(

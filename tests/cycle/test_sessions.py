@@ -38,8 +38,17 @@ def test_flip_to_predict_opens_the_day_with_the_default_universe_once(
     assert universe["baselines_available"] is False  # no EOD close known yet
 
 
-def test_cutoff_is_idempotent_and_closes_predictions(live_client: TestClient, settings: Settings) -> None:
+def test_cutoff_is_idempotent_and_closes_predictions(
+    live_client: TestClient, settings: Settings, clock: FrozenClock
+) -> None:
     live_client.post("/internal/session/flip-to-predict", headers=internal(settings))
+    # Before the scheduled cutoff the scheduled path refuses (an early cutoff is an
+    # operator's act): still open.
+    early = live_client.post("/internal/session/cutoff", headers=internal(settings))
+    assert early.status_code == 409 and early.json()["error"]["code"] == "CYCLE_003"
+    assert early.json()["error"]["details"]["predict_cutoff_at"] == "2026-11-23T23:25:00+09:00"
+    assert live_client.get("/v1/session/today").json()["data"]["can_predict"] is True
+    clock.set(datetime(2026, 11, 23, 14, 25, tzinfo=UTC))  # the cutoff, 23:25 KST
     first = live_client.post("/internal/session/cutoff", headers=internal(settings)).json()["data"]
     second = live_client.post("/internal/session/cutoff", headers=internal(settings)).json()["data"]
     assert first["details"]["flipped"] is True and second["details"]["flipped"] is False

@@ -42,6 +42,7 @@ def test_eod_falls_back_from_an_empty_yahoo_to_the_sandbox_and_reports_what_is_m
         p.settings,
         providers=chain,
         breakers=make_breakers(chain, p.clock, p.settings),
+        calendar=p.container.calendar(),
         sleep=lambda s: None,
     )
     result = service.fetch(DAY)
