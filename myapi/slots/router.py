@@ -28,7 +28,10 @@ def status(user: CurrentUserDep, service: SlotServiceDep) -> Envelope[SlotStatus
     response_model=Envelope[SlotStatusOut],
     responses={
         400: {"model": ErrorEnvelope, "description": "AD_001 forged, AD_002 stale"},
-        409: {"model": ErrorEnvelope, "description": "AD_003 replayed, AD_004 daily cap"},
+        409: {
+            "model": ErrorEnvelope,
+            "description": "AD_005 session closed, AD_003 replayed, AD_004 daily ad limit",
+        },
     },
     summary="Unlock one slot with the ad network's signed receipt",
 )

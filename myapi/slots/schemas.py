@@ -25,16 +25,23 @@ class UnlockIn(BaseModel):
 
 
 class SlotStatusOut(BaseModel):
+    """A player's slots for one trading day (docs/api.md "Slots, ads and cooldown")."""
+
     trading_day: date
-    base: int
-    used: int
-    ad_unlocks_used: int
-    ad_unlocks_max: int
-    cooldown_unlocks: int
-    capacity: int
-    available: int
-    cooldown_until: KstDateTime | None
-    can_unlock: bool
+    base: int = Field(description="Base slots of the day (BASE_PREDICTION_SLOTS)")
+    used: int = Field(description="Slots taken by the day's live predictions (a cancel gives one back)")
+    ad_unlocks_used: int = Field(description="Slots unlocked by verified ads today")
+    ad_unlocks_max: int = Field(description="The daily ad limit (MAX_AD_SLOTS); only ads count against it")
+    cooldown_unlocks: int = Field(description="Slots the cooldown gave back today (no daily cap)")
+    capacity: int = Field(description="base + ad_unlocks_used + cooldown_unlocks")
+    available: int = Field(description="capacity - used")
+    cooldown_until: KstDateTime | None = Field(
+        description="When the cooldown gives the next slot back; set iff available < base"
+    )
+    can_unlock: bool = Field(
+        description="An ad may unlock a slot now: ad_unlocks_used < ad_unlocks_max and the session "
+        "accepts predictions now"
+    )
 
 
 class UnlockHistoryOut(BaseModel):

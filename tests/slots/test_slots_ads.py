@@ -3,28 +3,40 @@
 Real HTTP through the app and real PostgreSQL: base slots, the 5-minute cooldown that gives
 slots back (and survives a restart, since nothing is kept in memory), verified ad receipts
 with every rejection (forged, another player's, stale, from the future, replayed, over the
-daily cap), the day's maximum, and per-player isolation.
+daily ad limit), a day of base + every ad, and per-player isolation. The regressions of
+"A fair day" and the closed-session refusal (AD_005) are in test_fair_day.py; random
+sequences against a reference model in test_slots_properties.py.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from dependency_injector import providers
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
 from myapi.main import create_app
-from myapi.slots.service import sign_receipt
 from tests.support.app import build_test_container
 from tests.support.factories import DEFAULT_SYMBOLS, open_day
 from tests.support.http import bearer, dev_login
+from tests.support.slots import (
+    ad_rows,
+    history,
+    kst,
+    now_s,
+    receipt,
+    slot_status,
+    submit,
+    submit_ok,
+    unlock,
+    use_base_slots,
+)
 
 MINUTE = timedelta(minutes=1)
 FRESH_STATUS = {
@@ -44,72 +56,6 @@ FRESH_STATUS = {
 @pytest.fixture
 def day_open(db: Session, clock: FrozenClock, settings: Settings) -> None:
     open_day(db, clock, settings)
-
-
-# --- helpers -----------------------------------------------------------------------------
-
-
-def kst(at: datetime) -> str:
-    """An instant as the API renders it (ISO-8601 in KST)."""
-    return at.astimezone(ZoneInfo("Asia/Seoul")).isoformat()
-
-
-def slot_status(client: TestClient, token: str) -> dict[str, Any]:
-    r = client.get("/v1/ads/status", headers=bearer(token))
-    assert r.status_code == 200, r.text
-    data: dict[str, Any] = r.json()["data"]
-    return data
-
-
-def submit(client: TestClient, token: str, symbol: str, choice: str = "UP") -> tuple[int, dict[str, Any]]:
-    r = client.post(f"/v1/predictions/{symbol}", json={"choice": choice}, headers=bearer(token))
-    return r.status_code, r.json()
-
-
-def submit_ok(client: TestClient, token: str, symbol: str) -> dict[str, Any]:
-    status, body = submit(client, token, symbol)
-    assert status == 202, body
-    data: dict[str, Any] = body["data"]
-    return data
-
-
-def receipt(
-    settings: Settings, user_id: int, nonce: str, issued_at: int, *, secret: str | None = None
-) -> dict[str, Any]:
-    signature = sign_receipt(secret or settings.ad_callback_secret, user_id, nonce, issued_at)
-    return {"user_id": user_id, "nonce": nonce, "issued_at": issued_at, "signature": signature}
-
-
-def unlock(client: TestClient, token: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    r = client.post("/v1/ads/unlock", json={"method": "AD", "receipt": body}, headers=bearer(token))
-    return r.status_code, r.json()
-
-
-def now_s(clock: FrozenClock) -> int:
-    return int(clock.now().timestamp())
-
-
-def ad_rows(db: Session, user_id: int) -> list[tuple[str, int, str | None]]:
-    rows = db.execute(
-        text(
-            "SELECT method, unlocked_slots, receipt_nonce FROM crypto.ad_unlocks "
-            "WHERE user_id = :u ORDER BY id"
-        ),
-        {"u": user_id},
-    ).all()
-    return [(r.method, r.unlocked_slots, r.receipt_nonce) for r in rows]
-
-
-def history(client: TestClient, token: str) -> dict[str, Any]:
-    r = client.get("/v1/ads/history", headers=bearer(token))
-    assert r.status_code == 200, r.text
-    body: dict[str, Any] = r.json()
-    return body
-
-
-def use_base_slots(client: TestClient, token: str) -> None:
-    for symbol in DEFAULT_SYMBOLS[:3]:
-        submit_ok(client, token, symbol)
 
 
 # --- status and base slots ---------------------------------------------------------------
@@ -418,32 +364,51 @@ def test_a_dev_receipt_is_accepted_by_unlock(client: TestClient, clock: FrozenCl
 
 
 @pytest.mark.usefixtures("day_open")
-def test_three_base_plus_seven_ads_allow_ten_predictions_and_the_eleventh_is_PRED_002(
+def test_three_base_plus_seven_ads_allow_ten_predictions_at_once_then_the_cooldown_keeps_giving_slots(
     client: TestClient, clock: FrozenClock, settings: Settings
 ) -> None:
+    """Ads are capped (7), the day is not: with available < 3 the cooldown runs even at
+    base + every ad, and the eleventh submit is PRED_003 (a slot comes back), not PRED_002."""
     assert len(DEFAULT_SYMBOLS) >= 11
     player = dev_login(client, "day.max@example.com")
     token, user_id = player["access_token"], player["user"]["id"]
+    start = clock.now()
     for i in range(7):
         assert unlock(client, token, receipt(settings, user_id, f"max-nonce-{i:04d}", now_s(clock)))[0] == 200
     remaining = [submit_ok(client, token, symbol)["remaining_slots"] for symbol in DEFAULT_SYMBOLS[:10]]
     assert remaining == list(range(9, -1, -1))
     s = slot_status(client, token)
-    # At the day's maximum no cooldown runs.
-    assert (s["used"], s["capacity"], s["available"], s["cooldown_until"], s["can_unlock"]) == (
-        10,
-        10,
-        0,
+    # The eighth submit left 2 available: the cooldown started then (all at 10:00).
+    assert {k: s[k] for k in ("used", "capacity", "available", "cooldown_unlocks", "cooldown_until")} == {
+        "used": 10,
+        "capacity": 10,
+        "available": 0,
+        "cooldown_unlocks": 0,
+        "cooldown_until": kst(start + 5 * MINUTE),
+    }
+    assert s["can_unlock"] is False  # 7 of 7 ads used
+    code, body = submit(client, token, DEFAULT_SYMBOLS[10])
+    assert (code, body["error"]["code"]) == (409, "PRED_003")
+    assert body["error"]["details"] == {"cooldown_until": kst(start + 5 * MINUTE)}
+    code, body = unlock(client, token, receipt(settings, user_id, "max-nonce-0007", now_s(clock)))
+    assert (code, body["error"]["code"]) == (409, "AD_004")
+    # Time helps: the eleventh prediction takes the slot the cooldown gives back at 10:05.
+    clock.set(start + 5 * MINUTE)
+    assert submit_ok(client, token, DEFAULT_SYMBOLS[10])["remaining_slots"] == 0
+    s = slot_status(client, token)
+    assert (s["used"], s["cooldown_unlocks"], s["capacity"], s["available"]) == (11, 1, 11, 0)
+    assert s["cooldown_until"] == kst(start + 10 * MINUTE)
+    # Half an hour on: back to three available (the target), the timer stops.
+    clock.set(start + 35 * MINUTE)
+    s = slot_status(client, token)
+    assert (s["used"], s["cooldown_unlocks"], s["capacity"], s["available"], s["cooldown_until"]) == (
+        11,
+        4,
+        14,
+        3,
         None,
-        False,
     )
-    code, body = submit(client, token, DEFAULT_SYMBOLS[10])
-    assert (code, body["error"]["code"]) == (409, "PRED_002")
-    # Time does not help either.
-    clock.advance(30 * MINUTE)
-    code, body = submit(client, token, DEFAULT_SYMBOLS[10])
-    assert (code, body["error"]["code"]) == (409, "PRED_002")
-    assert slot_status(client, token)["available"] == 0
+    assert (s["ad_unlocks_used"], s["can_unlock"]) == (7, False)
 
 
 @pytest.mark.usefixtures("day_open")
