@@ -1,5 +1,7 @@
-"""Demo data for a local run: the default universe for the current trading day and a
-small reward catalog. Idempotent: running it again adds only what is missing.
+"""Demo data for a local run: the current trading day opened with the default universe
+and real baselines (the same job the scheduler runs: the previous close is fetched
+from the EOD provider, the sandbox by default), and a small reward catalog.
+Idempotent: running it again adds only what is missing.
 
     python -m scripts.seed
 """
@@ -9,13 +11,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from myapi.container import build_container
+from myapi.container import build_container, shutdown_container
 from myapi.core.config import Settings
 from myapi.core.db import unit_of_work
-from myapi.cycle.calendar import get_market_calendar
+from myapi.core.errors import AppError
 from myapi.rewards.repository import CatalogItem, RewardsRepository
-from myapi.universe.defaults import DEFAULT_TICKERS
-from myapi.universe.repository import UniverseRepository
 
 DEMO_CATALOG = (
     CatalogItem("COFFEE-AMERICANO", "Americano gift code", 1_500, 500, "demo-vendor"),
@@ -29,21 +29,30 @@ DEMO_CATALOG = (
 class SeedResult:
     trading_day: str
     universe_added: int
+    with_baseline: int
+    session: str  # opened | already open | why it is not due (e.g. CYCLE_004 ...)
     rewards_added: int
 
 
 def seed(settings: Settings) -> SeedResult:
     container = build_container(settings)
     try:
-        now = container.clock().now()
-        trading_day = get_market_calendar().trading_day_for(now)
-        symbols = DEFAULT_TICKERS[: settings.universe_max_size]
-        with unit_of_work(container.sessionmaker()) as session:
-            universe_added = UniverseRepository(session).insert_missing(trading_day, symbols)
-            rewards_added = RewardsRepository(session).insert_missing_items(DEMO_CATALOG)
-        return SeedResult(trading_day.isoformat(), universe_added, rewards_added)
+        jobs = container.jobs()
+        day = container.calendar().trading_day_for(container.clock().now())
+        universe_added = 0
+        try:
+            details = jobs.open_day(day, actor="seed").details
+            session = "opened" if details["opened"] else "already open"
+            universe_added = settings.universe_max_size if details["default_universe_set"] else 0
+        except AppError as exc:  # e.g. the previous day is still being settled
+            session = f"{exc.code} {exc.details}"
+        with unit_of_work(container.sessionmaker()) as db:
+            items = container.universe_service(db).list_for_day(day)
+            rewards_added = RewardsRepository(db).insert_missing_items(DEMO_CATALOG)
+        with_baseline = sum(1 for item in items if item.baseline_price is not None)
+        return SeedResult(day.isoformat(), universe_added, with_baseline, session, rewards_added)
     finally:
-        container.engine().dispose()
+        shutdown_container(container)
 
 
 if __name__ == "__main__":

@@ -163,6 +163,8 @@ class Settings(BaseSettings):
     eod_void_deadline_min: int = Field(default=180, ge=0, le=1440)
     # The cycle asks again for a fetch/settlement not done yet after this long.
     cycle_retry_interval_min: int = Field(default=15, ge=1, le=1440)
+    # While a day accepts predictions, its baselines move to the latest prices this often.
+    baseline_refresh_interval_min: int = Field(default=5, ge=1, le=1440)
     scheduler_tick_interval_s: int = Field(default=60, ge=1, le=3600)
     outbox_batch_size: int = Field(default=100, ge=1, le=10_000)
     outbox_max_backoff_s: int = Field(default=300, ge=1, le=86_400)

@@ -215,7 +215,7 @@ def is_open_for_predictions(phase: Phase | None, predict_cutoff_at: datetime | N
 class CycleStep:
     """A step of the daily cycle that is due: what, for which day."""
 
-    kind: Literal["cutoff", "request_eod_fetch", "request_settlement", "open"]
+    kind: Literal["cutoff", "request_eod_fetch", "request_settlement", "open", "refresh_baselines"]
     trading_day: date
 
 
@@ -228,7 +228,9 @@ class CyclePlanner:
        EOD fetch while prices are missing and the VOID deadline has not passed,
        otherwise ask for settlement;
     3. open the current trading day once the previous trading day is settled (or was
-       never opened: a fresh system starts at once).
+       never opened: a fresh system starts at once);
+    4. while the current day accepts predictions, refresh its baselines (the tick
+       repeats it every BASELINE_REFRESH_INTERVAL_MIN).
     """
 
     def __init__(self, session: Session, clock: Clock, settings: Settings, calendar: MarketCalendar) -> None:
@@ -249,6 +251,9 @@ class CyclePlanner:
         today = self._calendar.trading_day_for(now)
         sessions = SessionsRepository(self._session)
         previous = sessions.get(self._calendar.previous_trading_day(today))
-        if sessions.get(today) is None and (previous is None or previous.settled_at is not None):
+        current = sessions.get(today)
+        if current is None and (previous is None or previous.settled_at is not None):
             steps.append(CycleStep("open", today))
+        elif current is not None and is_open_for_predictions(current.phase, current.predict_cutoff_at, now):
+            steps.append(CycleStep("refresh_baselines", today))
         return steps

@@ -50,6 +50,7 @@ class JobName(StrEnum):
     """The `job` of every `job_runs` row."""
 
     OPEN_DAY = "session.open"
+    REFRESH_BASELINES = "universe.refresh_baselines"
     CUTOFF = "session.cutoff"
     EARLY_CUTOFF = "session.early_cutoff"
     UNIVERSE_UPSERT = "universe.upsert"

@@ -49,7 +49,15 @@ for _path, _name, _summary, _run in (
         "Open a trading day for predictions (default universe if none is set); idempotent",
         lambda jobs, day: jobs.open_day(day),
     ),
-    ("/session/cutoff", "cutoff", "Close a trading day for predictions; idempotent", Jobs.cutoff),
+    (
+        "/session/cutoff", "cutoff", "Close a trading day for predictions at its cutoff; idempotent",
+        Jobs.cutoff,
+    ),
+    (
+        "/universe/refresh-baselines", "refresh_baselines",
+        "Move a day's baselines to the latest prices (only while it accepts predictions)",
+        Jobs.refresh_baselines,
+    ),
     (
         "/eod/fetch", "eod_fetch",
         "Fetch EOD closes for a day (default: the last closed day); settlement follows once complete",

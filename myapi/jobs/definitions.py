@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from myapi.core.db import unit_of_work
+from myapi.core.errors import AppError
 from myapi.cycle.service import CycleStep
 from myapi.events.catalogue import (
     CATALOGUE,
@@ -60,15 +61,59 @@ class Jobs:
         """Open D for predictions, with the default universe if D has none. Only the day
         that is due opens (CYCLE_004: a past day, a day ahead, or while the previous day
         is unsettled; CYCLE_001: not a trading day), whatever the path. Idempotent: an
-        open or closed session is left as it is."""
+        open or closed session is left as it is.
+
+        Baselines: first (outside any transaction) the previous session's official
+        close is fetched for every symbol of the day that has none stored, so the day
+        opens with real baselines; a symbol still without one cannot be predicted until
+        the baseline refresh prices it."""
         day = trading_day or self._today()
 
         def work(session: Session) -> dict[str, Any]:
+            prefetched = self._prefetch_previous_closes(day)
             opened = self._c.session_service(session).open(day)
             universe_set = self._c.universe_service(session).ensure_default(day, actor=actor)
-            return {**opened, "default_universe_set": universe_set}
+            return {**opened, "default_universe_set": universe_set, "previous_closes_fetched": prefetched}
 
         return self._runner.run(JobName.OPEN_DAY, work, day)
+
+    def _prefetch_previous_closes(self, day: date) -> int:
+        """Fetch the previous session's close of the day's symbols that lack one (the
+        provider chain, no transaction held); 0 when the day is not due to open (the
+        open refuses it right after) or the close is not available yet."""
+        with unit_of_work(self._c.sessionmaker()) as session:
+            try:
+                self._c.session_service(session).require_openable(day)
+            except AppError:
+                return 0
+            symbols = self._c.universe_service(session).symbols(day)
+        previous = self._c.calendar().previous_trading_day(day)
+        try:
+            fetched = self._c.eod_service().fetch(previous, symbols)
+        except AppError:  # e.g. within EOD_FETCH_DELAY_MIN of the previous close
+            return 0
+        return int(fetched["stored"])
+
+    def refresh_baselines(self, trading_day: date | None = None) -> JobResult:
+        """Move D's baselines to the latest prices the providers have (pre-market
+        included where available) while D accepts predictions, so each prediction
+        snapshots the price of its moment. The providers are asked before any
+        transaction; outside the prediction window nothing changes. The tick runs it
+        every BASELINE_REFRESH_INTERVAL_MIN while D is open (in the process running
+        the tick: the scheduler or the worker consuming `cycle.tick`)."""
+        day = trading_day or self._today()
+
+        def work(session: Session) -> dict[str, Any]:
+            # The session is first used after the provider call: no transaction is open.
+            symbols = self._symbols(day)
+            quotes = self._c.eod_service().latest_prices(day, symbols)
+            return self._c.universe_service(session).refresh_baselines(day, quotes)
+
+        return self._runner.run(JobName.REFRESH_BASELINES, work, day)
+
+    def _symbols(self, day: date) -> list[str]:
+        with unit_of_work(self._c.sessionmaker()) as session:
+            return [row.symbol for row in self._c.universe_service(session).list_for_day(day)]
 
     def cutoff(self, trading_day: date | None = None) -> JobResult:
         """Close D for predictions (phase SETTLE) at its scheduled cutoff; earlier is
@@ -146,11 +191,16 @@ class Jobs:
                 for step in steps
                 if step.kind in _REQUEST_JOBS
             }
-        retry = self._c.settings().cycle_retry_interval_min * 60
+        settings = self._c.settings()
+        every = {
+            "request_eod_fetch": settings.cycle_retry_interval_min,
+            "request_settlement": settings.cycle_retry_interval_min,
+            "refresh_baselines": settings.baseline_refresh_interval_min,
+        }
         actions: list[dict[str, Any]] = []
         for step in steps:
             last = last_requests.get(step)
-            if last is not None and (self._now() - last).total_seconds() < retry:
+            if last is not None and (self._now() - last).total_seconds() < every[step.kind] * 60:
                 continue
             result = self._run_step(step)
             actions.append({"step": _STEP_NAMES.get(step.kind, result.job), **result.details})
@@ -163,6 +213,8 @@ class Jobs:
             return self.request_eod_fetch(step.trading_day)
         if step.kind == "request_settlement":
             return self.request_settlement(step.trading_day)
+        if step.kind == "refresh_baselines":
+            return self.refresh_baselines(step.trading_day)
         return self.open_day(step.trading_day, actor=CYCLE_ACTOR)
 
     # --- housekeeping --------------------------------------------------------------
@@ -201,6 +253,7 @@ class Jobs:
 _REQUEST_JOBS = {
     "request_eod_fetch": JobName.REQUEST_EOD_FETCH,
     "request_settlement": JobName.REQUEST_SETTLEMENT,
+    "refresh_baselines": JobName.REFRESH_BASELINES,
 }
 # How the tick's actions name each step (as the reconcile loop always has).
 _STEP_NAMES = {"cutoff": "cutoff", "open": "open"}

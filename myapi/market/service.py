@@ -30,6 +30,8 @@ from myapi.providers.eod.base import (
     EodProviderError,
     EodQuote,
     EodRateLimitedError,
+    LatestPriceProvider,
+    PricedQuote,
 )
 from myapi.providers.eod.breaker import CircuitBreaker
 from myapi.universe.repository import UniverseRepository
@@ -60,21 +62,28 @@ class EodService:
         self._breakers = breakers
         self._sleep = sleep
 
-    def missing_symbols(self, trading_day: date) -> list[str]:
+    def missing_symbols(self, trading_day: date, symbols: Sequence[str] | None = None) -> list[str]:
+        """Of `symbols` (default: the day's universe), those without a close for the day."""
         with unit_of_work(self._factory) as session:
-            universe = [row.symbol for row in UniverseRepository(session).list_for_day(trading_day)]
+            universe = (
+                list(symbols)
+                if symbols is not None
+                else [row.symbol for row in UniverseRepository(session).list_for_day(trading_day)]
+            )
             priced = MarketRepository(session).priced_symbols(trading_day)
         return [symbol for symbol in universe if symbol not in priced]
 
-    def fetch(self, trading_day: date) -> dict[str, Any]:
+    def fetch(self, trading_day: date, symbols: Sequence[str] | None = None) -> dict[str, Any]:
         """Fetch the closes of `trading_day` for every universe symbol still without one,
         primary provider first, the fallback for what it missed. Partial results are
         stored; what is still missing is reported (and retried by the next request).
         Refused for a day that is not a trading day (CYCLE_001) or whose market has not
-        closed yet, plus EOD_FETCH_DELAY_MIN (CYCLE_002): a future day included."""
+        closed yet, plus EOD_FETCH_DELAY_MIN (CYCLE_002): a future day included.
+        `symbols` (default: the day's universe) names other symbols to price, e.g. the
+        next day's universe needing the previous close for its baselines."""
         available = eod_available_from(self._calendar, self._settings, trading_day)
         require_market_closed(available, trading_day, self._clock.now())
-        todo = self.missing_symbols(trading_day)
+        todo = self.missing_symbols(trading_day, symbols)
         requested = len(todo)
         stored = 0
         attempts: list[dict[str, Any]] = []
@@ -102,6 +111,33 @@ class EodService:
             "missing": todo,
             "attempts": attempts,
         }
+
+    def latest_prices(self, trading_day: date, symbols: Sequence[str]) -> list[PricedQuote]:
+        """The latest price of each symbol (pre-market included where a provider has
+        it), from the first provider in the chain that can say, the next ones for what
+        it did not price. Providers without live prices are skipped; a failing one is
+        counted by its circuit breaker and the chain moves on. No transaction is held."""
+        todo = list(dict.fromkeys(symbols))
+        found: list[PricedQuote] = []
+        now = self._clock.now()
+        for provider in self._providers:
+            if not todo:
+                break
+            if not isinstance(provider, LatestPriceProvider):
+                continue
+            breaker = self._breakers[provider.name]
+            if not breaker.allow():
+                continue
+            try:
+                quotes = provider.latest(trading_day, todo, now)
+            except EodProviderError as exc:
+                breaker.record_failure()
+                logger.warning("latest prices from %s failed: %s", provider.name, exc)
+                continue
+            breaker.record_success()
+            found += [PricedQuote(quotes[s], provider.name) for s in todo if s in quotes]
+            todo = [s for s in todo if s not in quotes]
+        return found
 
     def _attempt(
         self, trading_day: date, provider: EodProvider, breaker: CircuitBreaker, symbols: list[str]

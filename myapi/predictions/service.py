@@ -40,6 +40,12 @@ class NotInUniverseError(AppError):
     message = "This symbol is not in today's universe"
 
 
+class NoBaselineError(AppError):
+    status_code = 409
+    code = "PRED_006"
+    message = "This symbol has no baseline price yet (a prediction could not be judged); retry shortly"
+
+
 class DuplicatePredictionError(AppError):
     status_code = 409
     code = "PRED_005"
@@ -96,7 +102,8 @@ class PredictionService:
 
         Rules: the session is in PREDICT and now < cutoff (PRED_001, judged by the
         clock even if the phase flip has not run); the symbol is in the day's universe
-        (PRED_004); one prediction per (day, player, symbol) (PRED_005, enforced by the
+        (PRED_004) and has a baseline (PRED_006: a prediction without one could only
+        be VOID); one prediction per (day, player, symbol) (PRED_005, enforced by the
         unique key so concurrent duplicates cannot both pass); a free slot (PRED_002 /
         PRED_003, under the player's row lock so concurrent submits never exceed it).
         The prediction keeps the symbol's baseline. The insert, the slot and the
@@ -108,6 +115,8 @@ class PredictionService:
         _require_open(day, context.phase, context.predict_cutoff_at, now)
         if not context.listed:
             raise NotInUniverseError(details={"symbol": symbol, "trading_day": day.isoformat()})
+        if context.baseline_price is None:
+            raise NoBaselineError(details={"symbol": symbol, "trading_day": day.isoformat()})
         prediction_id = self._repo.insert_or_revive(
             trading_day=day,
             user_id=user_id,

@@ -18,6 +18,7 @@ class ActiveUniverse(Base):
         CheckConstraint("symbol ~ '^[A-Z][A-Z0-9.\\-]{0,9}$'", name="symbol_format"),
         CheckConstraint("baseline_price IS NULL OR baseline_price > 0", name="baseline_positive"),
         CheckConstraint("(baseline_price IS NULL) = (baseline_at IS NULL)", name="baseline_with_asof"),
+        CheckConstraint("previous_close IS NULL OR previous_close > 0", name="previous_close_positive"),
     )
 
     trading_day: Mapped[date] = mapped_column(primary_key=True)
@@ -26,4 +27,6 @@ class ActiveUniverse(Base):
     baseline_price: Mapped[Decimal | None]
     baseline_at: Mapped[datetime | None]
     baseline_source: Mapped[str | None] = mapped_column(String(32))
+    # The last official close before the day (the baseline when the day opened).
+    previous_close: Mapped[Decimal | None]
     created_at: Mapped[datetime] = created_at_column()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import delete, func, select, text
@@ -71,38 +71,49 @@ class UniverseRepository:
                 "baseline_source": func.coalesce(
                     ActiveUniverse.baseline_source, stmt.excluded.baseline_source
                 ),
+                "previous_close": func.coalesce(ActiveUniverse.previous_close, stmt.excluded.previous_close),
             },
         )
         self.session.execute(stmt)
 
-    def latest_closes_before(self, trading_day: date, symbols: Sequence[str]) -> dict[str, Baseline]:
-        """The last official close of each symbol before `trading_day` (highest vendor
-        revision of the latest date) — the baseline predictions are judged against."""
+    def closes_on(self, asof: date, symbols: Sequence[str]) -> dict[str, Baseline]:
+        """Each symbol's official close of the session `asof` (its highest vendor
+        revision): the baseline of the next trading day when it opens."""
         if not symbols:
             return {}
         rows = self.session.execute(
             text(
                 "SELECT DISTINCT ON (symbol) symbol, close_price, asof, provider "
-                "FROM crypto.eod_prices WHERE symbol = ANY(:symbols) AND asof < :day "
-                "ORDER BY symbol, asof DESC, vendor_rev DESC"
+                "FROM crypto.eod_prices WHERE symbol = ANY(:symbols) AND asof = :asof "
+                "ORDER BY symbol, vendor_rev DESC"
             ),
-            {"symbols": list(symbols), "day": trading_day},
+            {"symbols": list(symbols), "asof": asof},
         )
         return {r.symbol: Baseline(r.close_price, r.asof, r.provider) for r in rows}
 
-    def insert_missing(self, trading_day: date, symbols: Sequence[str]) -> int:
-        """Insert (day, symbol, seq) rows that are not there yet; returns how many were new."""
-        if not symbols:
+    def set_baselines(self, trading_day: date, prices: Sequence[tuple[str, Decimal, datetime, str]]) -> int:
+        """Replace the baselines of (symbol, price, at, source), in one statement; a
+        baseline from an earlier instant never replaces a later one. Returns rows changed."""
+        if not prices:
             return 0
-        stmt = (
-            insert(ActiveUniverse)
-            .values(
-                [
-                    {"trading_day": trading_day, "symbol": symbol, "seq": seq}
-                    for seq, symbol in enumerate(symbols, start=1)
-                ]
-            )
-            .on_conflict_do_nothing(index_elements=["trading_day", "symbol"])
-            .returning(ActiveUniverse.symbol)
+        result = self.session.execute(
+            text(
+                """
+                UPDATE crypto.active_universe u SET
+                    baseline_price = v.price, baseline_at = v.at, baseline_source = v.source
+                FROM unnest(CAST(:symbols AS text[]), CAST(:prices AS numeric[]),
+                            CAST(:ats AS timestamptz[]), CAST(:sources AS text[]))
+                     AS v(symbol, price, at, source)
+                WHERE u.trading_day = :day AND u.symbol = v.symbol
+                  AND (u.baseline_at IS NULL OR u.baseline_at <= v.at)
+                """
+            ),
+            {
+                "day": trading_day,
+                "symbols": [p[0] for p in prices],
+                "prices": [p[1] for p in prices],
+                "ats": [p[2] for p in prices],
+                "sources": [p[3] for p in prices],
+            },
         )
-        return len(self.session.execute(stmt).all())
+        return int(getattr(result, "rowcount", 0) or 0)

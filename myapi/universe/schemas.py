@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from myapi.core.schemas import KstDateTime
 from myapi.core.symbols import SymbolField
+from myapi.universe.models import ActiveUniverse
 
 
 class UniverseSymbolIn(BaseModel):
@@ -37,8 +38,29 @@ class UniverseUpsertOut(BaseModel):
 class UniverseItemOut(BaseModel):
     symbol: str
     seq: int
-    baseline_price: Decimal | None
-    baseline_at: KstDateTime | None
+    baseline_price: Decimal | None = Field(description="What a prediction made now is judged against")
+    baseline_at: KstDateTime | None = Field(description="The instant of the baseline price")
+    baseline_source: str | None = Field(description="Where the baseline is from (a provider)")
+    previous_close: Decimal | None = Field(description="The last official close before the day")
+    change: Decimal | None = Field(description="baseline_price - previous_close")
+    change_pct: Decimal | None = Field(description="change / previous_close x 100, 2 places")
+
+
+def universe_item_out(row: ActiveUniverse) -> UniverseItemOut:
+    change = change_pct = None
+    if row.baseline_price is not None and row.previous_close is not None:
+        change = row.baseline_price - row.previous_close
+        change_pct = (change * 100 / row.previous_close).quantize(Decimal("0.01"))
+    return UniverseItemOut(
+        symbol=row.symbol,
+        seq=row.seq,
+        baseline_price=row.baseline_price,
+        baseline_at=row.baseline_at,
+        baseline_source=row.baseline_source,
+        previous_close=row.previous_close,
+        change=change,
+        change_pct=change_pct,
+    )
 
 
 class UniverseTodayOut(BaseModel):

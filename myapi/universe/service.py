@@ -15,12 +15,19 @@ from myapi.core.config import Settings
 from myapi.core.errors import ConflictError, ValidationFailedError
 from myapi.core.symbols import is_valid_symbol, normalise_symbol
 from myapi.cycle.calendar import MarketCalendar
-from myapi.cycle.service import NotATradingDayError
+from myapi.cycle.repository import SessionsRepository
+from myapi.cycle.service import NotATradingDayError, is_open_for_predictions
 from myapi.predictions.repository import PredictionsRepository
+from myapi.providers.eod.base import PricedQuote
 from myapi.universe.defaults import DEFAULT_TICKERS
 from myapi.universe.models import ActiveUniverse
 from myapi.universe.repository import Baseline, UniverseRepository
-from myapi.universe.schemas import UniverseItemOut, UniverseSymbolIn, UniverseTodayOut, UniverseUpsertOut
+from myapi.universe.schemas import (
+    UniverseSymbolIn,
+    UniverseTodayOut,
+    UniverseUpsertOut,
+    universe_item_out,
+)
 
 
 class UniverseInUseError(ConflictError):
@@ -86,7 +93,9 @@ class UniverseService:
         actor_user_id: int | None = None,
     ) -> UniverseUpsertOut:
         """Atomically replace day D's universe. Symbols that stay keep their baseline;
-        new ones get the last known close before D. Removing a symbol that has a live
+        new ones get the official close of the previous trading day (none when it is not
+        stored: the baseline refresh fills it, and until then the symbol cannot be
+        predicted). Removing a symbol that has a live
         prediction is refused (409), and then nothing changes; a symbol whose only
         predictions were cancelled can be removed (those cancelled rows go with it).
         Audited."""
@@ -105,7 +114,7 @@ class UniverseService:
         cancelled_deleted = predictions.delete_cancelled(day, removed)
         added = [s for s in wanted if s not in existing]
         updated = [s for s in wanted if s in existing and existing[s].seq != wanted[s]]
-        baselines = self._repo.latest_closes_before(day, list(wanted))
+        baselines = self._repo.closes_on(self._calendar.previous_trading_day(day), list(wanted))
         self._repo.delete_symbols(day, removed)
         self._repo.upsert([self._row(day, symbol, seq, baselines.get(symbol)) for symbol, seq in ordered])
         AuditRepository(self._session).record(
@@ -144,17 +153,34 @@ class UniverseService:
         return self._repo.list_for_day(trading_day)
 
     def today(self) -> UniverseTodayOut:
-        """The current trading day's tickers with their baselines; `baselines_available`
-        is false while any symbol has none yet."""
+        """The current trading day's tickers: each with its baseline (the price a
+        prediction made now is judged against), when and where it is from, the previous
+        official close and the change since it. `baselines_available` is false while
+        any symbol has no baseline yet (such a symbol cannot be predicted: PRED_006)."""
         day = self._calendar.trading_day_for(self._clock.now())
-        items = [
-            UniverseItemOut(
-                symbol=r.symbol, seq=r.seq, baseline_price=r.baseline_price, baseline_at=r.baseline_at
-            )
-            for r in self._repo.list_for_day(day)
-        ]
+        items = [universe_item_out(r) for r in self._repo.list_for_day(day)]
         available = bool(items) and all(i.baseline_price is not None for i in items)
         return UniverseTodayOut(trading_day=day, items=items, baselines_available=available)
+
+    def symbols(self, trading_day: date) -> list[str]:
+        """The day's symbols, or the default list when none is set yet."""
+        rows = self._repo.list_for_day(trading_day)
+        if rows:
+            return [r.symbol for r in rows]
+        return [symbol for symbol, _ in self._ordered(None)]
+
+    def refresh_baselines(self, trading_day: date, quotes: Sequence[PricedQuote]) -> dict[str, Any]:
+        """Move each symbol's baseline to the latest price while the day accepts
+        predictions (so a prediction snapshots the price of its own moment); outside
+        that window nothing changes. A price from an earlier instant than the stored
+        baseline, or from the future, is ignored."""
+        now = self._clock.now()
+        row = SessionsRepository(self._session).get(trading_day)
+        result: dict[str, Any] = {"trading_day": trading_day.isoformat(), "quotes": len(quotes)}
+        if row is None or not is_open_for_predictions(row.phase, row.predict_cutoff_at, now):
+            return {**result, "refreshed": 0, "skipped": "SESSION_NOT_OPEN"}
+        prices = [(q.quote.symbol, q.quote.price, q.quote.at, q.source) for q in quotes if q.quote.at <= now]
+        return {**result, "refreshed": self._repo.set_baselines(trading_day, prices)}
 
     def _row(self, day: date, symbol: str, seq: int, baseline: Baseline | None) -> dict[str, object]:
         return {
@@ -164,6 +190,7 @@ class UniverseService:
             "baseline_price": baseline.price if baseline else None,
             "baseline_at": self._close_instant(baseline.asof) if baseline else None,
             "baseline_source": baseline.provider if baseline else None,
+            "previous_close": baseline.price if baseline else None,
         }
 
     def _close_instant(self, asof: date) -> datetime:

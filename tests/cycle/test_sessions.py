@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
+from myapi.providers.eod.sandbox import sandbox_close
 from tests.support.http import internal
 
 
@@ -28,14 +30,23 @@ def test_flip_to_predict_opens_the_day_with_the_default_universe_once(
     assert r.status_code == 200, r.text
     job = r.json()["data"]
     assert job["status"] == "SUCCEEDED" and job["job"] == "session.open"
-    assert job["details"] == {"trading_day": "2026-11-23", "opened": True, "default_universe_set": True}
+    assert job["details"] == {
+        "trading_day": "2026-11-23", "opened": True, "default_universe_set": True,
+        "previous_closes_fetched": 100,  # Friday's closes, for the baselines
+    }  # fmt: skip
     again = live_client.post("/internal/session/flip-to-predict", headers=internal(settings)).json()["data"]
     assert again["details"]["opened"] is False and again["details"]["default_universe_set"] is False
     today = live_client.get("/v1/session/today").json()["data"]
     assert today["phase"] == "PREDICT" and today["can_predict"] is True
     universe = live_client.get("/v1/universe/today").json()["data"]
     assert len(universe["items"]) == 100 and universe["items"][0]["symbol"] == "AAPL"
-    assert universe["baselines_available"] is False  # no EOD close known yet
+    # The day opens with real baselines: Friday's official close (the sandbox's here).
+    assert universe["baselines_available"] is True
+    aapl = universe["items"][0]
+    friday_close = str(sandbox_close("AAPL", date(2026, 11, 20)))
+    assert Decimal(aapl["baseline_price"]) == Decimal(aapl["previous_close"]) == Decimal(friday_close)
+    assert aapl["baseline_source"] == "sandbox" and Decimal(aapl["change"]) == 0
+    assert aapl["baseline_at"] == "2026-11-21T06:00:00+09:00"  # Friday's close, in KST
 
 
 def test_cutoff_is_idempotent_and_closes_predictions(

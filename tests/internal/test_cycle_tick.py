@@ -20,12 +20,17 @@ def test_cycle_tick_opens_the_current_trading_day_on_a_fresh_system(
     today = live_client.get("/v1/session/today").json()["data"]
     assert today["trading_day"] == "2026-11-23"
 
-    # A second tick changes nothing.
+    # The next tick finds the day open: it refreshes the baselines (due every
+    # BASELINE_REFRESH_INTERVAL_MIN while predictions are open), and nothing else.
     again = live_client.post("/internal/cycle/tick", headers=internal(settings))
-    assert again.json()["data"]["details"]["actions"] == []
+    [refresh] = again.json()["data"]["details"]["actions"]
+    assert refresh["step"] == "universe.refresh_baselines" and refresh["refreshed"] == 100
+    # A third tick at the same instant changes nothing.
+    third = live_client.post("/internal/cycle/tick", headers=internal(settings))
+    assert third.json()["data"]["details"]["actions"] == []
     admin = dev_login(live_client, "tick.admin@example.com", role="ADMIN")
     jobs = live_client.get("/admin/jobs", headers=bearer(admin["access_token"])).json()["data"]
     assert [j["job"] for j in jobs if j["job"] == "session.open"] == ["session.open"]
-    assert sum(1 for j in jobs if j["job"] == "cycle.tick") == 2
+    assert sum(1 for j in jobs if j["job"] == "cycle.tick") == 3
     assert all(j["status"] == "SUCCEEDED" for j in jobs)
     assert live_client.post("/internal/cycle/tick").status_code == 401

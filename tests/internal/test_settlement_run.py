@@ -71,7 +71,7 @@ def test_settlement_run_before_the_cutoff_is_SETTLE_001_and_recorded_as_failed(
         "/admin/jobs", params={"job": "settlement.run"}, headers=bearer(admin["access_token"])
     ).json()["data"]
     assert [(j["job"], j["status"]) for j in jobs] == [("settlement.run", "FAILED")]
-    assert "SessionNotClosedError" in jobs[0]["error"]
+    assert "SETTLE_001" in jobs[0]["error"]
 
 
 def test_internal_routes_need_the_internal_token(client: TestClient) -> None:

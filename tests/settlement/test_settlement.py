@@ -45,7 +45,10 @@ def balances(db: Session, *users: int) -> list[int]:
 @pytest.fixture
 def scenario(db: Session, clock: FrozenClock, settings: Settings) -> tuple[int, int]:
     open_day(db, clock, settings, SYMBOLS[:4])
-    # NOBASE joins the universe with no previous close known: its predictions have no baseline.
+    # NOBASE joins the universe with no previous close known. A symbol without a baseline
+    # cannot be predicted any more (PRED_006); predictions without one (made before that
+    # rule) must still settle VOID NO_BASELINE, so NOBASE gets a baseline just long enough
+    # to be predicted and its predictions lose theirs below.
     from myapi.cycle.calendar import get_market_calendar
     from myapi.universe.service import UniverseService
 
@@ -57,9 +60,21 @@ def scenario(db: Session, clock: FrozenClock, settings: Settings) -> tuple[int, 
         predict(db, clock, settings, down, symbol, "DOWN")
     # Slots: 3 each; AMZN and NOBASE after an ad-free cooldown is too slow, so give slots.
     db.execute(text("UPDATE crypto.user_limits SET base_slots = 10"))
+    db.execute(
+        text(
+            "UPDATE crypto.active_universe SET baseline_price = 1, baseline_at = now() "
+            "WHERE symbol = 'NOBASE'"
+        )
+    )
     for symbol in ("AMZN", "NOBASE"):
         predict(db, clock, settings, up, symbol, "UP")
         predict(db, clock, settings, down, symbol, "DOWN")
+    db.execute(
+        text(
+            "UPDATE crypto.predictions SET baseline_price = NULL, baseline_at = NULL "
+            "WHERE symbol = 'NOBASE'"
+        )
+    )
     add_close(db, "AAPL", DAY, "101.000000")  # > 100.125: UP wins
     add_close(db, "MSFT", DAY, "100.000000")  # < 101.125: DOWN wins
     add_close(db, "NVDA", DAY, "102.125000")  # = baseline: VOID FLAT

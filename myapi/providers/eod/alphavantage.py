@@ -20,6 +20,13 @@ Failures:
 * transport errors, timeouts, other non-200 answers, a body that is not a JSON object
   -> `EodProviderError` for the whole batch.
 
+The latest price (`latest`, the baseline refresh) is `"05. price"` of
+
+    GET {base_url}/query?function=GLOBAL_QUOTE&symbol=SYM&apikey=KEY
+
+(the last trade, as of the time of the call; one request per symbol); a symbol without a
+valid price is left out, the same failures as above apply to the call.
+
 The API key travels in the query string; it is redacted from every error message.
 """
 
@@ -27,19 +34,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from myapi.providers.eod.base import EodBatch, EodProviderError, EodQuote, EodRateLimitedError
+from myapi.providers.eod.base import EodBatch, EodProviderError, EodQuote, EodRateLimitedError, LiveQuote
 from myapi.providers.eod.validation import InvalidPriceError, price_or_none, to_price
 
 SERIES_KEY = "Time Series (Daily)"
 CLOSE_KEY = "4. close"
 RATE_LIMIT_KEYS = ("Note", "Information")
 ERROR_KEY = "Error Message"
+QUOTE_KEY = "Global Quote"
+PRICE_KEY = "05. price"
 
 
 class AlphaVantageEodProvider:
@@ -60,13 +69,23 @@ class AlphaVantageEodProvider:
                 batch.errors[symbol] = str(exc)
         return batch
 
+    def latest(self, trading_day: date, symbols: Sequence[str], now: datetime) -> dict[str, LiveQuote]:
+        quotes: dict[str, LiveQuote] = {}
+        for symbol in dict.fromkeys(symbols):
+            body = self._query(symbol, {"function": "GLOBAL_QUOTE", "symbol": symbol}, QUOTE_KEY)
+            quote = body.get(QUOTE_KEY)
+            raw = quote.get(PRICE_KEY) if isinstance(quote, dict) else None
+            price = price_or_none(raw)
+            if price is not None:
+                quotes[symbol] = LiveQuote(symbol=symbol, price=price, at=now)
+        return quotes
+
     def _daily_series(self, symbol: str) -> dict[str, Any]:
-        params = {
-            "function": "TIME_SERIES_DAILY",
-            "symbol": symbol,
-            "outputsize": "compact",
-            "apikey": self.api_key,
-        }
+        params = {"function": "TIME_SERIES_DAILY", "symbol": symbol, "outputsize": "compact"}
+        return self._query(symbol, params, SERIES_KEY)
+
+    def _query(self, symbol: str, params: dict[str, str], payload_key: str) -> dict[str, Any]:
+        params = {**params, "apikey": self.api_key}
         try:
             response = self.http.get(f"{self.base_url}/query", params=params)
         except httpx.HTTPError as exc:
@@ -85,7 +104,7 @@ class AlphaVantageEodProvider:
         if not isinstance(body, dict):
             raise EodProviderError(f"{self.name} {symbol}: unexpected JSON {type(body).__name__}")
         for key in RATE_LIMIT_KEYS:
-            if key in body and SERIES_KEY not in body:
+            if key in body and payload_key not in body:
                 raise EodRateLimitedError(self._redact(f"{self.name} {symbol}: {key}: {body[key]}"[:300]))
         return body
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class EodProviderError(Exception):
@@ -45,3 +45,34 @@ class EodProvider(Protocol):
         """Closes of `trading_day` (and the previous close) for `symbols`.
         Raises EodProviderError when the whole call failed."""
         ...
+
+
+@dataclass(frozen=True)
+class LiveQuote:
+    """The latest price a provider has for a symbol (pre- and post-market included
+    where the provider has them), and the instant it is from."""
+
+    symbol: str
+    price: Decimal
+    at: datetime  # timezone-aware
+
+
+@runtime_checkable
+class LatestPriceProvider(Protocol):
+    """A provider that also knows the current price (the baseline refresh uses it)."""
+
+    name: str
+
+    def latest(self, trading_day: date, symbols: Sequence[str], now: datetime) -> dict[str, LiveQuote]:
+        """The latest price of each symbol it has one for (the others are absent), as
+        the market stands before `trading_day`'s close. Raises EodProviderError when
+        the whole call failed."""
+        ...
+
+
+@dataclass(frozen=True)
+class PricedQuote:
+    """A live quote with the provider it came from."""
+
+    quote: LiveQuote
+    source: str

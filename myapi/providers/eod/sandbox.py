@@ -4,6 +4,11 @@
     drift(symbol, day) = -3 % .. +3 %,    from sha256(f"{symbol}|{day.isoformat()}")
     close(symbol, day) = round(base * (1 + drift), 2)
 
+The latest price (`latest`, for the baseline refresh while a session is open) is the
+last close before the trading day moved by up to ±0.5 %, from sha256 of the symbol and
+the 5-minute bucket of the instant, so it changes during the day and is the same for
+every process at the same instant.
+
 Prices do not random-walk: each day's close is the base moved by that day's drift, so a
 close can be computed for any day without history. `prev_close` is the close of the
 previous calendar weekday (Friday for a Monday); exchange holidays are not skipped, the
@@ -15,10 +20,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from myapi.providers.eod.base import EodBatch, EodQuote
+from myapi.providers.eod.base import EodBatch, EodQuote, LiveQuote
 from myapi.providers.eod.validation import to_price
 
 BASE_MIN = Decimal(20)
@@ -26,6 +31,8 @@ BASE_MAX = Decimal(500)
 MAX_DRIFT = Decimal("0.03")
 CENT = Decimal("0.01")
 _SCALE = 10**9  # resolution of the hash -> [0, 1] mapping
+LIVE_BUCKET = timedelta(minutes=5)
+LIVE_MAX_MOVE = Decimal("0.005")
 
 
 class SandboxEodProvider:
@@ -48,6 +55,19 @@ class SandboxEodProvider:
                 prev_close=to_price(sandbox_close(symbol, previous_weekday(trading_day))),
             )
         return batch
+
+    def latest(self, trading_day: date, symbols: Sequence[str], now: datetime) -> dict[str, LiveQuote]:
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        bucket = epoch + ((now - epoch) // LIVE_BUCKET) * LIVE_BUCKET
+        quotes: dict[str, LiveQuote] = {}
+        for symbol in dict.fromkeys(symbols):
+            if symbol in self.unpriced:
+                continue
+            last_close = sandbox_close(symbol, previous_weekday(trading_day))
+            move = LIVE_MAX_MOVE * (2 * _unit(f"{symbol}|{bucket.isoformat()}") - 1)
+            price = (last_close * (1 + move)).quantize(CENT, rounding=ROUND_HALF_EVEN)
+            quotes[symbol] = LiveQuote(symbol=symbol, price=to_price(price), at=bucket)
+        return quotes
 
 
 def sandbox_close(symbol: str, day: date) -> Decimal:

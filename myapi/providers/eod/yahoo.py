@@ -22,6 +22,10 @@ latest earlier row that has one (NaN rows, e.g. union-index padding of another
 ticker's extra dates, are skipped); an unusable previous Close gives `prev_close=None`.
 Closes are unadjusted (`auto_adjust=False`).
 
+The latest price (`latest`, the baseline refresh) is the last valid 1-minute Close of
+one `download(period="5d", interval="1m", prepost=True)` for the batch: pre- and
+post-market trades included, with the bar's own timestamp; the same failure rules.
+
 Yahoo stores prices as float32 and sends them widened to float64 (229.87 arrives as
 229.8699951171875). A float64 that is exactly a float32 is therefore read through its
 shortest float32 form ("229.87") before validation, so the 6-place Decimal is 229.870000,
@@ -43,7 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from myapi.providers.eod.base import EodBatch, EodProviderError, EodQuote, EodRateLimitedError
+from myapi.providers.eod.base import EodBatch, EodProviderError, EodQuote, EodRateLimitedError, LiveQuote
 from myapi.providers.eod.validation import InvalidPriceError, price_or_none, to_price
 
 DownloadFn = Callable[..., Any]
@@ -72,22 +76,12 @@ class YahooEodProvider:
         # Yahoo writes share classes with a dash: BRK.B is BRK-B there.
         yahoo = {symbol: yahoo_ticker(symbol) for symbol in wanted}
         with _YfinanceLogCapture() as captured:
-            try:
-                frame = download(
-                    tickers=list(yahoo.values()),
-                    start=trading_day - timedelta(days=LOOKBACK_DAYS),
-                    end=trading_day + timedelta(days=1),
-                    group_by="ticker",
-                    auto_adjust=False,
-                    actions=False,
-                    progress=False,
-                    threads=False,
-                    timeout=self.timeout_s,
-                )
-            except Exception as exc:
-                if is_rate_limit(exc):
-                    raise EodRateLimitedError(f"{self.name}: rate limited: {exc!r}") from exc
-                raise EodProviderError(f"{self.name}: download failed: {exc!r}") from exc
+            frame = self._call(
+                download,
+                list(yahoo.values()),
+                start=trading_day - timedelta(days=LOOKBACK_DAYS),
+                end=trading_day + timedelta(days=1),
+            )
 
         closes = self._close_columns(frame, list(yahoo.values()))
         for symbol in wanted:
@@ -103,6 +97,51 @@ class YahooEodProvider:
         if not batch.quotes and captured.rate_limited:
             raise EodRateLimitedError(f"{self.name}: rate limited: {captured.summary()}")
         return batch
+
+    def latest(self, trading_day: date, symbols: Sequence[str], now: datetime) -> dict[str, LiveQuote]:
+        wanted = list(dict.fromkeys(symbols))
+        if not wanted:
+            return {}
+        download = self._download or _yfinance_download()
+        yahoo = {symbol: yahoo_ticker(symbol) for symbol in wanted}
+        with _YfinanceLogCapture() as captured:
+            frame = self._call(download, list(yahoo.values()), period="5d", interval="1m", prepost=True)
+        closes = self._close_columns(frame, list(yahoo.values()))
+        quotes: dict[str, LiveQuote] = {}
+        for symbol in wanted:
+            series = closes.get(yahoo[symbol])
+            if series is None:
+                continue
+            bars = [(stamp, value) for stamp, value in series.items() if not _is_nan(value)]
+            if not bars:
+                continue
+            stamp, value = max(bars, key=lambda bar: pd.Timestamp(bar[0]))
+            price = price_or_none(_yahoo_number(value))
+            at = pd.Timestamp(stamp)
+            if price is not None and at.tzinfo is not None:
+                quotes[symbol] = LiveQuote(symbol=symbol, price=price, at=at.to_pydatetime())
+        if not quotes and captured.rate_limited:
+            raise EodRateLimitedError(f"{self.name}: rate limited: {captured.summary()}")
+        return quotes
+
+    def _call(self, download: DownloadFn, tickers: list[str], **window: Any) -> Any:
+        """One `download` for the batch (unadjusted, no threads, bounded by timeout_s);
+        rate limiting becomes EodRateLimitedError, any other exception EodProviderError."""
+        try:
+            return download(
+                tickers=tickers,
+                **window,
+                group_by="ticker",
+                auto_adjust=False,
+                actions=False,
+                progress=False,
+                threads=False,
+                timeout=self.timeout_s,
+            )
+        except Exception as exc:
+            if is_rate_limit(exc):
+                raise EodRateLimitedError(f"{self.name}: rate limited: {exc!r}") from exc
+            raise EodProviderError(f"{self.name}: download failed: {exc!r}") from exc
 
     def _close_columns(self, frame: Any, wanted: list[str]) -> dict[str, Any]:
         """symbol -> its Close series (only the symbols present in the frame)."""

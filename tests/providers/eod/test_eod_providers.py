@@ -512,6 +512,19 @@ AV_ANSWERS: dict[str, tuple[int, Any]] = {
 }
 
 
+AV_QUOTES: dict[str, tuple[int, Any]] = {
+    "IBM": (
+        200,
+        {"Global Quote": {"01. symbol": "IBM", "05. price": "170.4500", "07. latest trading day": "x"}},
+    ),
+    "ZERO": (200, {"Global Quote": {"01. symbol": "ZERO", "05. price": "0.0000"}}),
+    "BUSY": (
+        200,
+        {"Note": "Thank you for using Alpha Vantage! Our standard rate limit is 25 requests a day."},
+    ),
+}
+
+
 @dataclass
 class FakeAlphaVantage:
     requests: list[dict[str, str]] = field(default_factory=list)
@@ -535,6 +548,8 @@ class FakeAlphaVantage:
                     status, body = AV_ANSWERS["IBM"]
                 elif url.path != "/query" or query.get("apikey") != AV_KEY:
                     status, body = 200, {"Error Message": "the parameter apikey is invalid or missing."}
+                elif query.get("function") == "GLOBAL_QUOTE":
+                    status, body = AV_QUOTES.get(symbol, (200, {"Global Quote": {}}))
                 else:
                     status, body = AV_ANSWERS.get(
                         symbol, (200, {"Error Message": "Invalid API call for TIME_SERIES_DAILY."})
@@ -811,3 +826,58 @@ def test_yahoo_share_class_symbols_are_asked_with_a_dash_and_reported_with_a_dot
     assert seen == [["BRK-B", "AAPL"]]
     assert set(batch.quotes) == {"BRK.B", "AAPL"}
     assert str(batch.quotes["BRK.B"].close) == "482.250000"
+
+
+# --- latest prices (the baseline refresh) ------------------------------------------------
+NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 10:00 KST: before New York opens
+
+
+def test_sandbox_latest_moves_with_time_and_is_the_same_at_the_same_instant() -> None:
+    sandbox = SandboxEodProvider(unpriced=["NONE"])
+    first = sandbox.latest(MONDAY, ["AAPL", "MSFT", "NONE"], NOW)
+    assert set(first) == {"AAPL", "MSFT"}  # an unpriced symbol is absent
+    again = SandboxEodProvider().latest(MONDAY, ["AAPL"], NOW + timedelta(minutes=4))
+    assert again["AAPL"] == first["AAPL"]  # the same 5-minute bucket
+    assert first["AAPL"].at == datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+    later = SandboxEodProvider().latest(MONDAY, ["AAPL"], NOW + timedelta(minutes=5))["AAPL"]
+    assert later.at == NOW + timedelta(minutes=5)
+    friday = sandbox_close("AAPL", FRIDAY)
+    for quote in (first["AAPL"], later):
+        assert abs(quote.price - friday) <= friday * Decimal("0.005") + Decimal("0.01")
+        assert quote.price == quote.price.quantize(Decimal("0.000001"))
+
+
+def test_alphavantage_latest_is_the_global_quote_price(
+    av: AlphaVantageEodProvider, fake_av: FakeAlphaVantage
+) -> None:
+    quotes = av.latest(MONDAY, ["IBM", "ZERO", "NOPE"], NOW)
+    assert list(quotes) == ["IBM"]  # a zero or absent price is no price
+    assert quotes["IBM"].price == Decimal("170.450000") and quotes["IBM"].at == NOW
+    assert [r["function"] for r in fake_av.requests] == ["GLOBAL_QUOTE"] * 3
+    with pytest.raises(EodRateLimitedError):
+        av.latest(MONDAY, ["BUSY"], NOW)
+
+
+def test_yahoo_latest_is_the_last_minute_bar_pre_market_included() -> None:
+    new_york = "America/New_York"
+    stamps = pd.DatetimeIndex(
+        [pd.Timestamp("2026-11-20 15:59", tz=new_york), pd.Timestamp("2026-11-20 19:59", tz=new_york),
+         pd.Timestamp("2026-11-23 07:30", tz=new_york), pd.Timestamp("2026-11-23 07:31", tz=new_york)],
+        name="Datetime",
+    )  # fmt: skip
+    frame = pd.concat(
+        [
+            pd.DataFrame({"Close": [229.87, 230.1, 231.5, np.nan]}, index=stamps),
+            pd.DataFrame({"Close": [np.nan, np.nan, np.nan, np.nan]}, index=stamps),
+        ],
+        axis=1,
+        keys=["AAPL", "MSFT"],
+        names=["Ticker", "Price"],
+    )
+    download = FakeDownload(frame=frame)
+    quotes = YahooEodProvider(download=download).latest(MONDAY, ["AAPL", "MSFT"], NOW)
+    assert list(quotes) == ["AAPL"]  # MSFT has no valid bar: absent
+    assert quotes["AAPL"].price == Decimal("231.500000")
+    assert quotes["AAPL"].at == datetime(2026, 11, 23, 12, 30, tzinfo=UTC)  # 07:30 New York, pre-market
+    [call] = download.calls
+    assert call["interval"] == "1m" and call["prepost"] is True and call["tickers"] == ["AAPL", "MSFT"]
