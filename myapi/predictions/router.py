@@ -36,7 +36,8 @@ GAME_ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorEnvelope, "description": "PRED_004 not in universe, PRED_404 no prediction"},
     409: {
         "model": ErrorEnvelope,
-        "description": "PRED_001 closed, PRED_002 no slot, PRED_003 cooldown, "
+        "description": "PRED_001 closed, PRED_003 no slot free (the cooldown gives one back at "
+        "details.cooldown_until), PRED_006 no baseline yet, "
         "PRED_005 duplicate, IDEM_002 in flight",
     },
     422: {"model": ErrorEnvelope, "description": "validation, IDEM_003 key reused"},

@@ -104,8 +104,9 @@ class PredictionService:
         clock even if the phase flip has not run); the symbol is in the day's universe
         (PRED_004) and has a baseline (PRED_006: a prediction without one could only
         be VOID); one prediction per (day, player, symbol) (PRED_005, enforced by the
-        unique key so concurrent duplicates cannot both pass); a free slot (PRED_002 /
-        PRED_003, under the player's row lock so concurrent submits never exceed it).
+        unique key so concurrent duplicates cannot both pass); a free slot (PRED_003
+        when none is: the cooldown always runs then; under the player's row lock so
+        concurrent submits never exceed it).
         The prediction keeps the symbol's baseline. The insert, the slot and the
         `prediction.submitted` outbox event commit together or not at all.
         """

@@ -10,4 +10,5 @@
 * `pipeline`: the `pipeline` fixture (own queues, real commits) and its helpers.
 * `production`: settings a production deployment accepts.
 * `routes`: routes that exist only in tests.
+* `slots`: ad receipts and slot-status helpers of the slot tests.
 """
