@@ -4,22 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
 
 from myapi.core.errors import ServiceUnavailableError
 from myapi.core.schemas import Envelope, ErrorEnvelope, ok
 from myapi.deps import ReadinessServiceDep
+from myapi.health.schemas import HealthOut, ReadyOut
 
 router = APIRouter(tags=["operations"])
-
-
-class HealthOut(BaseModel):
-    status: str
-
-
-class ReadyOut(BaseModel):
-    status: str
-    checks: dict[str, str]
 
 
 @router.get("/health", summary="Liveness: the process serves requests")
