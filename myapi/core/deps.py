@@ -35,7 +35,10 @@ def provide(pick: Callable[[Container], Callable[[Session], S]]) -> Any:
     """A dependency building the service `pick(container)` over the request's session
     (the one unit of work of the request): `Annotated[X, Depends(provide(...))]`."""
 
-    def dependency(session: DbSession, container: ContainerDep) -> S:
+    # async: building a service does no I/O, so it runs on the event loop instead of
+    # costing a thread-pool hop on every request (the session itself is opened by the
+    # sync DbSession dependency, in the pool).
+    async def dependency(session: DbSession, container: ContainerDep) -> S:
         return pick(container)(session)
 
     return dependency

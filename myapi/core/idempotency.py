@@ -209,9 +209,10 @@ class IdempotentRequest:
         )
 
 
-def idempotent_request(
+async def idempotent_request(
     request: IdempotencyDep, session: DbSession, container: ContainerDep
 ) -> IdempotentRequest:
+    # async: no I/O here (the key is checked inside the route's unit of work).
     return IdempotentRequest(session, container.clock(), container.settings().idempotency_ttl_s, request)
 
 
