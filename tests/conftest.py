@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from dependency_injector import providers
 from fastapi import FastAPI
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from myapi.container import Container
 from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
-from myapi.core.db import make_engine
+from myapi.core.db import make_engine, make_sessionmaker, unit_of_work
 from myapi.main import create_app
 from myapi.providers.queue import SqsQueue, ensure_queues, make_sqs_client
 from scripts import devstack
@@ -33,6 +34,7 @@ from tests.support.app import build_test_container, make_settings
 from tests.support.days import DAY, DEFAULT_NOW
 from tests.support.db import truncate_all
 from tests.support.factories import add_close, make_user, open_day, predict
+from tests.support.live_server import LiveServer
 
 # The `pipeline` fixture (own queues, real commits) lives with its helpers.
 from tests.support.pipeline import pipeline  # noqa: F401
@@ -191,3 +193,15 @@ def settled_scenario(db: Session, clock: FrozenClock, settings: Settings) -> tup
     add_close(db, "NVDA", DAY, "102.125000")
     db.flush()
     return up, down
+
+
+@pytest.fixture
+def server(
+    live_app: FastAPI, live_engine: Engine, clock: FrozenClock, settings: Settings
+) -> Iterator[httpx.Client]:
+    """The live app served by uvicorn on a loopback port, with today's day open (the
+    default universe): real HTTP, real commits."""
+    with unit_of_work(make_sessionmaker(live_engine)) as session:
+        open_day(session, clock, settings)
+    with LiveServer(live_app) as live, httpx.Client(base_url=live.url, timeout=60) as http:
+        yield http

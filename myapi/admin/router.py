@@ -6,11 +6,11 @@ from datetime import date
 
 from fastapi import APIRouter, Depends, Query
 
-from myapi.admin.schemas import EarlyCutoffIn, IntegrityOut, JobRunOut
+from myapi.admin.schemas import EarlyCutoffIn, IntegrityOut
 from myapi.auth.guards import AdminDep, require_admin
 from myapi.core.schemas import Envelope, ok
 from myapi.deps import AdminServiceDep, JobsDep, SettlementQueriesDep, UniverseServiceDep, UserServiceDep
-from myapi.jobs.schemas import JobOut
+from myapi.jobs.schemas import JobOut, JobRunOut
 from myapi.points.schemas import AdjustIn, AdjustOut
 from myapi.settlement.schemas import SettlementSummaryOut
 from myapi.universe.schemas import UniverseUpsertIn, UniverseUpsertOut

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,17 +19,6 @@ class IntegrityOut(BaseModel):
 
     passed: bool
     checks: list[IntegrityCheckOut]
-
-
-class JobRunOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    job: str
-    trading_day: date | None
-    status: str
-    details: dict[str, Any]
-    error: str | None
 
 
 class EarlyCutoffIn(BaseModel):

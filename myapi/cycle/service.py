@@ -32,31 +32,31 @@ from myapi.cycle.repository import CycleRepository, SessionsRepository
 _ONE_SECOND = timedelta(seconds=1)
 
 
-class NotATradingDayError(AppError):
+class CycleRefusal(AppError):
+    """A step asked for at a time the cycle's rules do not allow: a 409 with a stable
+    code, never retried from a queue (redelivery cannot make it due)."""
+
     status_code = 409
-    code = "CYCLE_001"
     retry_from_queue = False
+
+
+class NotATradingDayError(CycleRefusal):
+    code = "CYCLE_001"
     message = "Not an NYSE trading day"
 
 
-class MarketNotClosedError(AppError):
-    status_code = 409
+class MarketNotClosedError(CycleRefusal):
     code = "CYCLE_002"
-    retry_from_queue = False
     message = "The day's market has not closed yet (plus the EOD delay); retry from details.possible_from"
 
 
-class CutoffNotDueError(AppError):
-    status_code = 409
+class CutoffNotDueError(CycleRefusal):
     code = "CYCLE_003"
-    retry_from_queue = False
     message = "The cutoff is not due yet; an earlier cutoff is an operator's early cutoff with a reason"
 
 
-class DayNotDueError(AppError):
-    status_code = 409
+class DayNotDueError(CycleRefusal):
     code = "CYCLE_004"
-    retry_from_queue = False
     message = "Only the trading day that is due can be opened"
 
 

@@ -6,13 +6,23 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 
-class JobOut(BaseModel):
-    """What a job run did: its `job_runs` row (built from a JobResult)."""
-
+class _JobRunFields(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    run_id: int
     job: str
     trading_day: date | None
     status: str
     details: dict[str, Any]
+
+
+class JobOut(_JobRunFields):
+    """What a job run did: its `job_runs` row (built from a JobResult)."""
+
+    run_id: int
+
+
+class JobRunOut(_JobRunFields):
+    """A `job_runs` row as operators list them."""
+
+    id: int
+    error: str | None

@@ -3,11 +3,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from myapi.core.schemas import KstDateTime
 from myapi.core.symbols import SymbolField
-from myapi.universe.models import ActiveUniverse
 
 
 class UniverseSymbolIn(BaseModel):
@@ -36,31 +35,29 @@ class UniverseUpsertOut(BaseModel):
 
 
 class UniverseItemOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     symbol: str
     seq: int
     baseline_price: Decimal | None = Field(description="What a prediction made now is judged against")
     baseline_at: KstDateTime | None = Field(description="The instant of the baseline price")
     baseline_source: str | None = Field(description="Where the baseline is from (a provider)")
     previous_close: Decimal | None = Field(description="The last official close before the day")
-    change: Decimal | None = Field(description="baseline_price - previous_close")
-    change_pct: Decimal | None = Field(description="change / previous_close x 100, 2 places")
 
+    @computed_field(description="baseline_price - previous_close")  # type: ignore[prop-decorator]
+    @property
+    def change(self) -> Decimal | None:
+        if self.baseline_price is None or self.previous_close is None:
+            return None
+        return self.baseline_price - self.previous_close
 
-def universe_item_out(row: ActiveUniverse) -> UniverseItemOut:
-    change = change_pct = None
-    if row.baseline_price is not None and row.previous_close is not None:
-        change = row.baseline_price - row.previous_close
-        change_pct = (change * 100 / row.previous_close).quantize(Decimal("0.01"))
-    return UniverseItemOut(
-        symbol=row.symbol,
-        seq=row.seq,
-        baseline_price=row.baseline_price,
-        baseline_at=row.baseline_at,
-        baseline_source=row.baseline_source,
-        previous_close=row.previous_close,
-        change=change,
-        change_pct=change_pct,
-    )
+    @computed_field(description="change / previous_close x 100, 2 places")  # type: ignore[prop-decorator]
+    @property
+    def change_pct(self) -> Decimal | None:
+        change = self.change
+        if change is None or self.previous_close is None:
+            return None
+        return (change * 100 / self.previous_close).quantize(Decimal("0.01"))
 
 
 class UniverseTodayOut(BaseModel):

@@ -22,12 +22,7 @@ from myapi.providers.eod.base import PricedQuote
 from myapi.universe.defaults import DEFAULT_TICKERS
 from myapi.universe.models import ActiveUniverse
 from myapi.universe.repository import Baseline, UniverseRepository
-from myapi.universe.schemas import (
-    UniverseSymbolIn,
-    UniverseTodayOut,
-    UniverseUpsertOut,
-    universe_item_out,
-)
+from myapi.universe.schemas import UniverseItemOut, UniverseSymbolIn, UniverseTodayOut, UniverseUpsertOut
 
 
 class UniverseInUseError(ConflictError):
@@ -158,7 +153,7 @@ class UniverseService:
         official close and the change since it. `baselines_available` is false while
         any symbol has no baseline yet (such a symbol cannot be predicted: PRED_006)."""
         day = self._calendar.trading_day_for(self._clock.now())
-        items = [universe_item_out(r) for r in self._repo.list_for_day(day)]
+        items = [UniverseItemOut.model_validate(r) for r in self._repo.list_for_day(day)]
         available = bool(items) and all(i.baseline_price is not None for i in items)
         return UniverseTodayOut(trading_day=day, items=items, baselines_available=available)
 

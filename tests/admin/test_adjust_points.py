@@ -24,11 +24,7 @@ def test_admin_adjustment_is_audited_and_ledgered_with_the_audit_id(
     client: TestClient, db: Session, admin_and_player: tuple[dict[str, Any], dict[str, Any], int]
 ) -> None:
     admin, player, player_id = admin_and_player
-    r = client.post(
-        f"/admin/users/{player_id}/adjust-points",
-        json={"delta": 250, "reason": "compensation for outage"},
-        headers=bearer(admin["access_token"]),
-    )
+    r = _adjust(client, admin, player_id, {"delta": 250, "reason": "compensation for outage"})
     assert r.status_code == 200, r.text
     out = r.json()["data"]
     assert (out["delta"], out["balance_after"]) == (250, 1250)
@@ -65,11 +61,7 @@ def test_an_adjustment_below_zero_is_POINT_001_and_writes_nothing(
     client: TestClient, db: Session, admin_and_player: tuple[dict[str, Any], dict[str, Any], int]
 ) -> None:
     admin, player, player_id = admin_and_player
-    r = client.post(
-        f"/admin/users/{player_id}/adjust-points",
-        json={"delta": -5000, "reason": "clawback"},
-        headers=bearer(admin["access_token"]),
-    )
+    r = _adjust(client, admin, player_id, {"delta": -5000, "reason": "clawback"})
     assert r.status_code == 409, r.text
     assert error_code(r) == "POINT_001"
     assert r.json()["error"]["details"] == {"balance": 1000, "required": 5000}
@@ -84,11 +76,7 @@ def test_taking_points_within_the_balance_is_allowed(
     client: TestClient, admin_and_player: tuple[dict[str, Any], dict[str, Any], int]
 ) -> None:
     admin, _player, player_id = admin_and_player
-    r = client.post(
-        f"/admin/users/{player_id}/adjust-points",
-        json={"delta": -1000, "reason": "clawback all"},
-        headers=bearer(admin["access_token"]),
-    )
+    r = _adjust(client, admin, player_id, {"delta": -1000, "reason": "clawback all"})
     assert r.status_code == 200, r.text
     assert r.json()["data"]["balance_after"] == 0
 
@@ -127,11 +115,7 @@ def test_an_out_of_range_adjustment_is_422_not_500(
     delta: int,
 ) -> None:
     admin, _player, player_id = admin_and_player
-    r = client.post(
-        f"/admin/users/{player_id}/adjust-points",
-        json={"delta": delta, "reason": "overflow"},
-        headers=bearer(admin["access_token"]),
-    )
+    r = _adjust(client, admin, player_id, {"delta": delta, "reason": "overflow"})
     assert balance_of(db, player_id) == 1000
     assert r.status_code == 422, r.text
 
@@ -152,13 +136,16 @@ def test_a_player_cannot_adjust_points(
     client: TestClient, db: Session, admin_and_player: tuple[dict[str, Any], dict[str, Any], int]
 ) -> None:
     _admin, player, player_id = admin_and_player
-    r = client.post(
-        f"/admin/users/{player_id}/adjust-points",
-        json={"delta": 1000000, "reason": "free money"},
-        headers=bearer(player["access_token"]),
-    )
+    r = _adjust(client, player, player_id, {"delta": 1000000, "reason": "free money"})
     assert r.status_code == 403, r.text
     assert error_code(r) == "AUTH_003"
     r = client.post(f"/admin/users/{player_id}/adjust-points", json={"delta": 1, "reason": "anon"})
     assert r.status_code == 401
     assert balance_of(db, player_id) == 1000
+
+
+def _adjust(client: TestClient, caller: dict[str, Any], user_id: int, body: dict[str, Any]) -> Any:
+    """POST /admin/users/{id}/adjust-points as `caller` (a dev-login result)."""
+    return client.post(
+        f"/admin/users/{user_id}/adjust-points", json=body, headers=bearer(caller["access_token"])
+    )

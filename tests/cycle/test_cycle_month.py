@@ -16,6 +16,7 @@ from myapi.core.enums import Choice, Phase
 from myapi.cycle.calendar import get_market_calendar
 from myapi.cycle.repository import SessionsRepository
 from myapi.predictions.service import PredictionService
+from tests.support.db import cycle_steps
 from tests.support.factories import make_user
 from tests.support.pipeline import Pipeline
 
@@ -92,24 +93,8 @@ def test_a_month_of_ticks_runs_every_trading_day_once_in_order(pipeline: Pipelin
         assert cutoffs[date(2026, 10, 30)] == datetime(2026, 10, 30, 13, 25, tzinfo=UTC)
         assert cutoffs[date(2026, 11, 2)] == datetime(2026, 11, 2, 14, 25, tzinfo=UTC)
 
-        def per_day(sql: str) -> dict[date, int]:
-            return {r[0]: int(r[1]) for r in conn.execute(text(sql))}
-
-        cut = per_day(
-            "SELECT trading_day, count(*) FROM crypto.job_runs WHERE job = 'session.cutoff' "
-            "AND status = 'SUCCEEDED' AND (details->>'flipped')::boolean GROUP BY 1"
-        )
-        opened = per_day(
-            "SELECT trading_day, count(*) FROM crypto.job_runs WHERE job = 'session.open' "
-            "AND status = 'SUCCEEDED' AND (details->>'opened')::boolean GROUP BY 1"
-        )
-        settled = per_day(
-            "SELECT trading_day, count(*) FROM crypto.job_runs WHERE job = 'settlement.run' "
-            "AND status = 'SUCCEEDED' AND (details->>'symbols_settled')::int > 0 GROUP BY 1"
-        )
-        fetched = per_day(
-            "SELECT trading_day, count(*) FROM crypto.eod_fetch_logs WHERE status = 'SUCCESS' GROUP BY 1"
-        )
+        steps = cycle_steps(conn)
+        opened, cut, fetched, settled = (steps[k] for k in ("opened", "cut", "fetched", "settled"))
         for day in expected_days:
             assert opened.get(day) == 1, ("opened", day)
             assert cut.get(day) == 1, ("cut off", day)

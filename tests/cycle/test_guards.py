@@ -23,6 +23,7 @@ from myapi.main import create_app
 from myapi.providers.queue import OutgoingMessage
 from myapi.providers.queue.setup import dlq_name_for
 from tests.support.days import DAY, DEFAULT_NOW
+from tests.support.db import cycle_steps
 from tests.support.factories import make_user, open_day, predict
 from tests.support.http import bearer, dev_login, internal
 from tests.support.pipeline import Pipeline
@@ -260,30 +261,12 @@ def test_a_stretch_of_ticks_with_manual_calls_at_wrong_times(pipeline: Pipeline,
     assert sum(refused.values()) >= 40 and len(refused) >= 3, refused
     days = [date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25)]
     with p.engine.connect() as conn:
-
-        def per_day(sql: str) -> dict[date, int]:
-            return {r[0]: int(r[1]) for r in conn.execute(text(sql))}
-
-        opened = per_day(
-            "SELECT trading_day, count(*) FROM crypto.job_runs WHERE job = 'session.open' "
-            "AND status = 'SUCCEEDED' AND (details->>'opened')::boolean GROUP BY 1"
-        )
-        cut = per_day(
-            "SELECT trading_day, count(*) FROM crypto.job_runs WHERE job = 'session.cutoff' "
-            "AND status = 'SUCCEEDED' AND (details->>'flipped')::boolean GROUP BY 1"
-        )
-        settled = per_day(
-            "SELECT trading_day, count(*) FROM crypto.job_runs WHERE job = 'settlement.run' "
-            "AND status = 'SUCCEEDED' AND (details->>'symbols_settled')::int > 0 GROUP BY 1"
-        )
-        fetched = per_day(
-            "SELECT trading_day, count(*) FROM crypto.eod_fetch_logs WHERE status = 'SUCCESS' GROUP BY 1"
-        )
+        steps = cycle_steps(conn)
         sessions = conn.execute(
             text("SELECT trading_day, settled_at, predict_open_at FROM crypto.session_control ORDER BY 1")
         ).all()
     for day in days:
-        assert (opened.get(day), cut.get(day), fetched.get(day), settled.get(day)) == (1, 1, 1, 1), day
+        assert [steps[k].get(day) for k in ("opened", "cut", "fetched", "settled")] == [1, 1, 1, 1], day
     assert [r.trading_day for r in sessions][:3] == days
     for prev, cur in zip(sessions, sessions[1:], strict=False):
         assert prev.settled_at is not None and cur.predict_open_at >= prev.settled_at

@@ -3,29 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import pytest
-from fastapi import FastAPI
 from sqlalchemy import Engine, text
-
-from myapi.core.clock import FrozenClock
-from myapi.core.config import Settings
-from myapi.core.db import make_sessionmaker, unit_of_work
-from tests.support.factories import open_day
-from tests.support.live_server import LiveServer
-
-
-@pytest.fixture
-def server(
-    live_app: FastAPI, live_engine: Engine, clock: FrozenClock, settings: Settings
-) -> Iterator[httpx.Client]:
-    with unit_of_work(make_sessionmaker(live_engine)) as session:
-        open_day(session, clock, settings)
-    with LiveServer(live_app) as live, httpx.Client(base_url=live.url, timeout=60) as http:
-        yield http
 
 
 def login(http: httpx.Client, email: str) -> dict[str, str]:

@@ -17,7 +17,7 @@ from myapi.core.config import Settings
 from myapi.core.db import make_sessionmaker, unit_of_work
 from myapi.points.service import PointsLedger
 from myapi.settlement.service import ReversalExceedsBalanceError, SessionNotClosedError, SettlementService
-from tests.support.db import statuses
+from tests.support.db import count, statuses
 from tests.support.factories import add_close, make_user, open_day, predict
 
 DAY = date(2026, 11, 23)
@@ -71,8 +71,7 @@ def scenario(db: Session, clock: FrozenClock, settings: Settings) -> tuple[int, 
         predict(db, clock, settings, down, symbol, "DOWN")
     db.execute(
         text(
-            "UPDATE crypto.predictions SET baseline_price = NULL, baseline_at = NULL "
-            "WHERE symbol = 'NOBASE'"
+            "UPDATE crypto.predictions SET baseline_price = NULL, baseline_at = NULL WHERE symbol = 'NOBASE'"
         )
     )
     add_close(db, "AAPL", DAY, "101.000000")  # > 100.125: UP wins
@@ -128,9 +127,7 @@ def test_hand_checked_outcomes_and_points(
     assert settlement.outcome == "UP" and settlement.close_price == Decimal("101.000000")
     session = db.execute(text("SELECT phase, settled_at FROM crypto.session_control")).one()
     assert session.phase == "SETTLE" and session.settled_at is not None
-    events = db.execute(
-        text("SELECT count(*) FROM crypto.outbox WHERE topic = 'points.awarded'")
-    ).scalar_one()
+    events = count(db, "SELECT count(*) FROM crypto.outbox WHERE topic = 'points.awarded'")
     assert events == 2
     assert_integrity(db)
 
@@ -144,12 +141,7 @@ def test_rerunning_changes_nothing(
         again = settle(db, clock, settings)
         assert again["symbols_settled"] == 0
     assert balances(db, up, down) == [1050, 1050]
-    assert (
-        db.execute(
-            text("SELECT count(*) FROM crypto.points_ledger WHERE ref_type = 'SETTLEMENT'")
-        ).scalar_one()
-        == 2
-    )
+    assert count(db, "SELECT count(*) FROM crypto.points_ledger WHERE ref_type = 'SETTLEMENT'") == 2
     assert_integrity(db)
 
 

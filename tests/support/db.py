@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
 
 from myapi.admin.repository import IntegrityRepository
@@ -37,3 +38,22 @@ def balance_of(db: Session, user_id: int) -> int:
 def failed_checks(db: Session) -> dict[str, list[dict[str, Any]]]:
     """The integrity checks that fail, with their offending rows ({} when all pass)."""
     return {r.name: r.offending for r in IntegrityRepository(db).run() if not r.passed}
+
+
+CYCLE_STEP_COUNTS = {
+    "opened": "SELECT trading_day, count(*) FROM crypto.job_runs WHERE job = 'session.open' "
+    "AND status = 'SUCCEEDED' AND (details->>'opened')::boolean GROUP BY 1",
+    "cut": "SELECT trading_day, count(*) FROM crypto.job_runs WHERE job = 'session.cutoff' "
+    "AND status = 'SUCCEEDED' AND (details->>'flipped')::boolean GROUP BY 1",
+    "fetched": "SELECT trading_day, count(*) FROM crypto.eod_fetch_logs WHERE status = 'SUCCESS' GROUP BY 1",
+    "settled": "SELECT trading_day, count(*) FROM crypto.job_runs WHERE job = 'settlement.run' "
+    "AND status = 'SUCCEEDED' AND (details->>'symbols_settled')::int > 0 GROUP BY 1",
+}
+
+
+def cycle_steps(conn: Connection) -> dict[str, dict[date, int]]:
+    """Per step of the daily cycle (opened, cut, fetched, settled): trading day -> how
+    many times it really happened (job runs that changed something)."""
+    return {
+        step: {r[0]: int(r[1]) for r in conn.execute(text(sql))} for step, sql in CYCLE_STEP_COUNTS.items()
+    }

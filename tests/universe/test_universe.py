@@ -4,6 +4,7 @@ see of it."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -13,6 +14,7 @@ from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
 from tests.support.factories import add_close, open_day
 from tests.support.http import bearer, dev_login, internal
+from tests.support.slots import cancel, submit_ok
 
 
 def test_universe_upsert_counts_and_baselines(client: TestClient, db: Session, settings: Settings) -> None:
@@ -61,15 +63,8 @@ def test_removing_a_symbol_with_predictions_is_refused_and_changes_nothing(
 ) -> None:
     open_day(db, clock, settings, ["AAPL", "MSFT"])
     player = dev_login(client, "holder@example.com")
-    assert (
-        client.post(
-            "/v1/predictions/AAPL", json={"choice": "UP"}, headers=bearer(player["access_token"])
-        ).status_code
-        == 202
-    )
-    r = client.post(
-        "/internal/universe/upsert", json={"symbols": ["MSFT", "NVDA"]}, headers=internal(settings)
-    )
+    submit_ok(client, player["access_token"], "AAPL")
+    r = _upsert(client, settings, ["MSFT", "NVDA"])
     assert r.status_code == 409 and r.json()["error"]["code"] == "UNIVERSE_001"
     assert r.json()["error"]["details"] == {"symbols": ["AAPL"]}
     symbols = [i["symbol"] for i in client.get("/v1/universe/today").json()["data"]["items"]]
@@ -80,21 +75,13 @@ def test_a_symbol_whose_only_predictions_were_cancelled_can_be_removed(
     client: TestClient, db: Session, clock: FrozenClock, settings: Settings
 ) -> None:
     open_day(db, clock, settings, ["AAPL", "MSFT"])
-    quitter = dev_login(client, "quitter@example.com")
-    keeper = dev_login(client, "keeper@example.com")
-    headers = bearer(quitter["access_token"])
-    assert client.post("/v1/predictions/AAPL", json={"choice": "UP"}, headers=headers).status_code == 202
-    assert client.delete("/v1/predictions/AAPL", headers=headers).status_code == 200
-    assert (
-        client.post(
-            "/v1/predictions/MSFT", json={"choice": "DOWN"}, headers=bearer(keeper["access_token"])
-        ).status_code
-        == 202
-    )
+    quitter = dev_login(client, "quitter@example.com")["access_token"]
+    keeper = dev_login(client, "keeper@example.com")["access_token"]
+    submit_ok(client, quitter, "AAPL")
+    assert cancel(client, quitter, "AAPL")[0] == 200
+    submit_ok(client, keeper, "MSFT")
 
-    r = client.post(
-        "/internal/universe/upsert", json={"symbols": ["MSFT", "NVDA"]}, headers=internal(settings)
-    )
+    r = _upsert(client, settings, ["MSFT", "NVDA"])
     assert r.status_code == 200, r.text
     assert r.json()["data"]["details"]["removed"] == 1
     symbols = [i["symbol"] for i in client.get("/v1/universe/today").json()["data"]["items"]]
@@ -106,5 +93,9 @@ def test_a_symbol_whose_only_predictions_were_cancelled_can_be_removed(
     ).scalar_one()
     assert audit["removed"] == ["AAPL"] and audit["cancelled_predictions_deleted"] == 1
     # Removing MSFT, which has a live prediction, is still refused.
-    r = client.post("/internal/universe/upsert", json={"symbols": ["NVDA"]}, headers=internal(settings))
+    r = _upsert(client, settings, ["NVDA"])
     assert r.status_code == 409 and r.json()["error"]["details"] == {"symbols": ["MSFT"]}
+
+
+def _upsert(client: TestClient, settings: Settings, symbols: list[str]) -> Any:
+    return client.post("/internal/universe/upsert", json={"symbols": symbols}, headers=internal(settings))
