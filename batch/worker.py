@@ -21,13 +21,12 @@ import sys
 import threading
 from typing import Any
 
-from pydantic import ValidationError
-
 from batch.runtime import batch_process
 from myapi.container import Container
 from myapi.core.errors import AppError
 from myapi.core.request_context import reset_request_id, set_request_id
 from myapi.events.catalogue import QueueKey, Topic, consumed_queues, topics_for
+from myapi.jobs.definitions import InvalidPayloadError
 from myapi.providers.queue import QueueError, ReceivedMessage
 
 logger = logging.getLogger("batch.worker")
@@ -129,11 +128,11 @@ class Worker:
             heartbeat.start()
             try:
                 details = self.jobs.handle(envelope["type"], envelope["payload"]).details
-            except ValidationError as exc:
+            except InvalidPayloadError as exc:
                 heartbeat.stop()
                 logger.error(
-                    "poison message (delivery %d): invalid %s payload: %s",
-                    message.receive_count, envelope["type"], exc.errors(include_url=False),
+                    "poison message (delivery %d): %s",
+                    message.receive_count, exc,
                     extra={"queue": self.queue_name, "message_id": message.message_id},
                 )  # fmt: skip
                 self.queue.change_visibility(self.queue_name, message.receipt_handle, 0)

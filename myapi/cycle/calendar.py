@@ -16,6 +16,7 @@ import pandas as pd
 from exchange_calendars.errors import DateOutOfBounds, RequestedSessionOutOfBounds
 
 from myapi.core.clock import NEW_YORK, Clock
+from myapi.core.errors import AppError
 
 CALENDAR_NAME = "XNYS"
 CALENDAR_START = date(2020, 1, 1)
@@ -25,8 +26,14 @@ CALENDAR_START = date(2020, 1, 1)
 CALENDAR_YEARS_AHEAD = 3
 
 
-class CalendarRangeError(ValueError):
-    """A date outside the range the calendar was built for."""
+class CalendarRangeError(AppError, ValueError):
+    """A date outside the range the calendar covers (before its start, or further past
+    its end than it extends itself): a 422 with the supported range, never retried."""
+
+    status_code = 422
+    code = "CYCLE_005"
+    message = "The date is outside the supported calendar range"
+    retry_from_queue = False
 
 
 @dataclass(frozen=True)
@@ -78,10 +85,16 @@ class MarketCalendar:
         return True
 
     def _out_of_range(self, day: date) -> CalendarRangeError:
+        reach = _years_after(self.end, CALENDAR_YEARS_AHEAD)
         return CalendarRangeError(
-            f"{day.isoformat()} is outside the NYSE calendar range "
+            details={
+                "date": day.isoformat(),
+                "supported_from": self.first_day.isoformat(),
+                "supported_until": reach.isoformat(),
+            },
+            message=f"{day.isoformat()} is outside the NYSE calendar range "
             f"{self.first_day.isoformat()}..{self.last_day.isoformat()}; "
-            f"(it extends itself up to {CALENDAR_YEARS_AHEAD} years past its end)"
+            f"(it extends itself up to {CALENDAR_YEARS_AHEAD} years past its end)",
         )
 
     def _check(self, day: date) -> pd.Timestamp:

@@ -25,7 +25,7 @@ from myapi.audit.repository import AuditRepository
 from myapi.core.clock import Clock, to_kst
 from myapi.core.config import Settings
 from myapi.core.enums import Phase
-from myapi.core.errors import AppError
+from myapi.core.errors import AppError, NotFoundError
 from myapi.cycle.calendar import MarketCalendar, SessionTimes
 from myapi.cycle.repository import CycleRepository, SessionsRepository
 
@@ -129,6 +129,14 @@ class SessionService:
             is_early_close=times.is_early_close,
         )
 
+    def exists(self, trading_day: date) -> bool:
+        """Whether D has a session (was ever opened)."""
+        return self._sessions.get(trading_day) is not None
+
+    def is_settled(self, trading_day: date) -> bool:
+        row = self._sessions.get(trading_day)
+        return row is not None and row.settled_at is not None
+
     def require_openable(self, trading_day: date) -> None:
         """CYCLE_004 unless D is the day due to open: the current trading day, with the
         previous trading day settled or never opened. (CYCLE_001: not a trading day.)"""
@@ -181,6 +189,8 @@ class SessionService:
         self.times(day)
         now = self._clock.now()
         row = self._sessions.get(day)
+        if early_reason is not None and row is None:
+            raise NotFoundError("No session for that trading day: nothing to cut off", code="CYCLE_404")
         early = row is not None and row.phase == Phase.PREDICT and now < row.predict_cutoff_at
         if early and early_reason is None:
             assert row is not None

@@ -6,8 +6,9 @@ One pass: claim due rows (FOR UPDATE SKIP LOCKED), send them with SendMessageBat
 what failed with attempts/last_error and an exponential back-off — all in one
 transaction. A crash after sending but before the commit leaves the rows unpublished,
 so they are sent again (at-least-once); FIFO dedup ids and idempotent consumers absorb
-the duplicate. Rows of a topic without a consumer are marked published unsent; rows of
-a topic the catalogue does not know are kept with the error (an operator's problem).
+the duplicate. Rows of a topic without a consumer are marked done without being sent
+(`last_error` = NOT_SENT_NOTE, so they stay distinguishable from sent rows); rows of a
+topic the catalogue does not know are kept with the error (an operator's problem).
 
 This is the one place that talks to SQS inside a transaction, on purpose: the row locks
 of the claim are what keep two relays from sending the same row, and a lease (commit the
@@ -39,6 +40,8 @@ from myapi.providers.queue import MAX_BATCH_SIZE, OutgoingMessage, QueueError, S
 logger = logging.getLogger("myapi.outbox")
 
 ENVELOPE_VERSION = 1
+# last_error of a row done without sending: its topic has no consumer yet.
+NOT_SENT_NOTE = "not sent: no consumer for this topic yet"
 
 
 def envelope(event: OutboxEvent) -> str:
@@ -106,14 +109,14 @@ class OutboxRelay:
             result.claimed = len(events)
             by_queue: dict[str, list[OutboxEvent]] = defaultdict(list)
             published: list[int] = []
+            unrouted: list[int] = []
             for event in events:
                 spec = spec_for(event.topic)
                 if spec is None:
                     repo.mark_failed(event.id, f"no queue for topic {event.topic!r}", self._retry_at(now, 16))
                     result.failed += 1
                 elif spec.queue is None:
-                    published.append(event.id)
-                    result.unrouted += 1
+                    unrouted.append(event.id)
                 else:
                     by_queue[self._settings.queue_names[spec.queue]].append(event)
             for queue_name, queued in by_queue.items():
@@ -143,5 +146,6 @@ class OutboxRelay:
                         repo.mark_failed(e.id, error, self._retry_at(now, e.attempts + 1))
                         result.failed += 1
             repo.mark_published(published, self._clock.now())
-            result.published = len(published) - result.unrouted
+            repo.mark_published(unrouted, self._clock.now(), note=NOT_SENT_NOTE)
+            result.published, result.unrouted = len(published), len(unrouted)
         return result

@@ -15,10 +15,12 @@ price is missing, whether it came from HTTP, a queue message or the reconcile ti
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from myapi.core.db import unit_of_work
@@ -41,7 +43,13 @@ from myapi.universe.schemas import UniverseUpsertIn
 if TYPE_CHECKING:
     from myapi.container import Container
 
+logger = logging.getLogger("myapi.jobs")
+
 SCHEDULER_ACTOR = "internal:scheduler"
+
+
+class InvalidPayloadError(ValueError):
+    """A queue message whose payload does not match its topic's model: no retry helps."""
 CYCLE_ACTOR = "internal:cycle"
 
 
@@ -63,17 +71,25 @@ class Jobs:
         is unsettled; CYCLE_001: not a trading day), whatever the path. Idempotent: an
         open or closed session is left as it is.
 
-        Baselines: first (outside any transaction) the previous session's official
-        close is fetched for every symbol of the day that has none stored, so the day
-        opens with real baselines; a symbol still without one cannot be predicted until
-        the baseline refresh prices it."""
+        Baselines: first (outside any transaction, best effort: a provider failure never
+        keeps the day from opening) the previous session's official close is fetched
+        for every symbol of the day that has none stored; then every symbol without a
+        baseline (a default universe, or one set before its closes were known) gets that
+        close. A symbol still without one cannot be predicted until the baseline refresh
+        prices it. A close that arrives this way for a settled previous day (it had
+        settled VOID for the missing price) asks for that day's re-settlement."""
         day = trading_day or self._today()
 
         def work(session: Session) -> dict[str, Any]:
             prefetched = self._prefetch_previous_closes(day)
             opened = self._c.session_service(session).open(day)
-            universe_set = self._c.universe_service(session).ensure_default(day, actor=actor)
-            return {**opened, "default_universe_set": universe_set, "previous_closes_fetched": prefetched}
+            universe = self._c.universe_service(session)
+            universe_set = universe.ensure_default(day, actor=actor)
+            filled = universe.fill_missing_baselines(day)
+            return {
+                **opened, "default_universe_set": universe_set,
+                "previous_closes_fetched": prefetched, "baselines_filled": filled,
+            }  # fmt: skip
 
         return self._runner.run(JobName.OPEN_DAY, work, day)
 
@@ -89,10 +105,18 @@ class Jobs:
             symbols = self._c.universe_service(session).symbols(day)
         previous = self._c.calendar().previous_trading_day(day)
         try:
-            fetched = self._c.eod_service().fetch(previous, symbols)
+            stored = int(self._c.eod_service().fetch(previous, symbols)["stored"])
         except AppError:  # e.g. within EOD_FETCH_DELAY_MIN of the previous close
             return 0
-        return int(fetched["stored"])
+        except Exception:  # a provider bug must not keep the day from opening
+            logger.exception("fetching %s closes for %s's baselines failed", previous, day)
+            return 0
+        if stored:
+            with unit_of_work(self._c.sessionmaker()) as session:
+                settled = self._c.session_service(session).is_settled(previous)
+            if settled:  # a price that day's settlement lacked: settle it again
+                self.request_settlement(previous)
+        return stored
 
     def refresh_baselines(self, trading_day: date | None = None) -> JobResult:
         """Move D's baselines to the latest prices the providers have (pre-market
@@ -149,9 +173,13 @@ class Jobs:
         day = trading_day or self._last_closed_day()
         service = self._c.eod_service()
         result = self._runner.run(JobName.FETCH_EOD, lambda _s: service.fetch(day), day)
-        if not result.details["missing"]:
+        if not result.details["missing"] and self._has_session(day):
             self.request_settlement(day)
         return result
+
+    def _has_session(self, day: date) -> bool:
+        with unit_of_work(self._c.sessionmaker()) as session:
+            return self._c.session_service(session).exists(day)
 
     def request_eod_fetch(self, trading_day: date) -> JobResult:
         """Ask a worker for D's EOD fetch (an outbox event, sent by the relay)."""
@@ -232,11 +260,15 @@ class Jobs:
     # --- queue entry point ---------------------------------------------------------
     def handle(self, topic: Topic, payload: dict[str, Any]) -> JobResult:
         """Run the job the catalogue names for a consumed topic. The payload is validated
-        with the topic's model first (pydantic.ValidationError: a poison message)."""
+        with the topic's model first (InvalidPayloadError: a poison message)."""
         spec = CATALOGUE[topic]
         if spec.runs is None:
             raise LookupError(f"topic {topic} has no consumer")
-        return self._consumers[spec.runs](spec.payload.model_validate(payload))
+        try:
+            params = spec.payload.model_validate(payload)
+        except ValidationError as exc:
+            raise InvalidPayloadError(f"invalid {topic} payload: {exc.errors(include_url=False)}") from exc
+        return self._consumers[spec.runs](params)
 
     # --- defaults ------------------------------------------------------------------
     def _now(self) -> datetime:

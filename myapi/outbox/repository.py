@@ -69,12 +69,13 @@ class OutboxClaimRepository:
         )
         return list(self.session.scalars(stmt))
 
-    def mark_published(self, ids: list[int], now: datetime) -> None:
+    def mark_published(self, ids: list[int], now: datetime, note: str | None = None) -> None:
+        """Done with these rows; `note` says why when they were not sent (no consumer)."""
         if ids:
             self.session.execute(
                 update(OutboxEvent)
                 .where(OutboxEvent.id.in_(ids))
-                .values(published_at=now, attempts=OutboxEvent.attempts + 1, last_error=None)
+                .values(published_at=now, attempts=OutboxEvent.attempts + 1, last_error=note)
             )
 
     def mark_failed(self, event_id: int, error: str, retry_at: datetime) -> None:

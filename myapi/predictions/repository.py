@@ -39,6 +39,19 @@ _INSERT_OR_REVIVE = text(
 )
 
 
+_CHANGE = text(
+    """
+    UPDATE crypto.predictions p SET
+        choice = CAST(:choice AS crypto.choice), updated_at = :now,
+        baseline_price = u.baseline_price, baseline_at = u.baseline_at
+    FROM crypto.active_universe u
+    WHERE p.id = :id AND u.trading_day = p.trading_day AND u.symbol = p.symbol
+      AND u.baseline_price IS NOT NULL
+    RETURNING p.baseline_price, p.baseline_at
+    """
+)
+
+
 @dataclass(frozen=True)
 class SubmissionContext:
     """The session (None when the day has none) and the symbol's universe entry."""
@@ -105,10 +118,15 @@ class PredictionsRepository:
         )
         return self.session.scalars(stmt).one_or_none()
 
-    def set_choice(self, prediction_id: int, choice: Choice, now: datetime) -> None:
-        self.session.execute(
-            update(Prediction).where(Prediction.id == prediction_id).values(choice=choice, updated_at=now)
-        )
+    def set_choice(
+        self, prediction_id: int, choice: Choice, now: datetime
+    ) -> tuple[Decimal, datetime] | None:
+        """Change the choice and take the symbol's current baseline with it: a changed
+        prediction is judged against the price of the moment it was changed, like a new
+        one (so a player cannot keep an old baseline that the market has since left).
+        Returns the new (baseline_price, baseline_at); None if the symbol has none."""
+        row = self.session.execute(_CHANGE, {"id": prediction_id, "choice": choice.value, "now": now}).first()
+        return None if row is None else (row.baseline_price, row.baseline_at)
 
     def cancel(self, prediction_id: int, now: datetime) -> None:
         self.session.execute(

@@ -144,16 +144,20 @@ class PredictionService:
         return Accepted(prediction_id, day, symbol, choice, now, slots.available)
 
     def change(self, user_id: int, symbol: str, choice: Choice) -> Prediction:
-        """Switch UP/DOWN while the session is open; costs no slot."""
+        """Switch UP/DOWN while the session is open; costs no slot. The prediction takes
+        the symbol's current baseline (the price of the moment of the change)."""
         now = self._clock.now()
         day = self._open_day(now)
         prediction = self._repo.get_live(day, user_id, symbol)
         if prediction is None:
             raise PredictionNotFoundError(details={"symbol": symbol})
         if prediction.choice != choice:
-            self._repo.set_choice(prediction.id, choice, now)
+            baseline = self._repo.set_choice(prediction.id, choice, now)
+            if baseline is None:
+                raise NoBaselineError(details={"symbol": symbol, "trading_day": day.isoformat()})
             prediction.choice = choice
             prediction.updated_at = now
+            prediction.baseline_price, prediction.baseline_at = baseline
             emit(
                 self._session,
                 PredictionChanged(prediction_id=prediction.id, user_id=user_id, choice=choice),

@@ -118,7 +118,9 @@ class UniverseService:
             action="universe.upsert",
             target=f"universe:{day.isoformat()}",
             payload={
-                "added": added, "removed": removed, "updated": updated,
+                "added": added,
+                "removed": removed,
+                "updated": updated,
                 "cancelled_predictions_deleted": cancelled_deleted,
             },
             now=self._clock.now(),
@@ -156,6 +158,23 @@ class UniverseService:
         items = [UniverseItemOut.model_validate(r) for r in self._repo.list_for_day(day)]
         available = bool(items) and all(i.baseline_price is not None for i in items)
         return UniverseTodayOut(trading_day=day, items=items, baselines_available=available)
+
+    def fill_missing_baselines(self, trading_day: date) -> int:
+        """Give every symbol of D without a baseline (or previous close) the previous
+        session's official close, where one is stored; a baseline already set is never
+        replaced. Returns how many symbols got one."""
+        rows = [
+            r
+            for r in self._repo.list_for_day(trading_day)
+            if r.baseline_price is None or r.previous_close is None
+        ]
+        closes = self._repo.closes_on(
+            self._calendar.previous_trading_day(trading_day), [r.symbol for r in rows]
+        )
+        self._repo.upsert(
+            [self._row(trading_day, r.symbol, r.seq, closes[r.symbol]) for r in rows if r.symbol in closes]
+        )
+        return sum(1 for r in rows if r.baseline_price is None and r.symbol in closes)
 
     def symbols(self, trading_day: date) -> list[str]:
         """The day's symbols, or the default list when none is set yet."""

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from myapi.admin.repository import IntegrityRepository
+from myapi.events.relay import NOT_SENT_NOTE
 from myapi.outbox.repository import OutboxRepository
 from myapi.providers.queue import OutgoingMessage, dlq_name_for
 from tests.support.factories import make_user, open_day, predict
@@ -55,6 +56,7 @@ def test_events_without_a_consumer_are_recorded_and_marked_published_unsent(pipe
     result = pipeline.relay().publish_once()
     assert (result.claimed, result.published, result.unrouted, result.failed) == (1, 0, 1, 0)
     assert pipeline.scalar("SELECT count(*) FROM crypto.outbox WHERE published_at IS NULL") == 0
+    assert pipeline.scalar("SELECT last_error FROM crypto.outbox") == NOT_SENT_NOTE
     # Nothing was sent anywhere: no consumed queue received it.
     for key in ("eod_fetch", "settlement_compute"):
         assert pipeline.container.queue().receive(pipeline.settings.queue_names[key], 10, 0) == []

@@ -33,6 +33,7 @@ def test_flip_to_predict_opens_the_day_with_the_default_universe_once(
     assert job["details"] == {
         "trading_day": "2026-11-23", "opened": True, "default_universe_set": True,
         "previous_closes_fetched": 100,  # Friday's closes, for the baselines
+        "baselines_filled": 0,  # the default universe took them as it was set
     }  # fmt: skip
     again = live_client.post("/internal/session/flip-to-predict", headers=internal(settings)).json()["data"]
     assert again["details"]["opened"] is False and again["details"]["default_universe_set"] is False

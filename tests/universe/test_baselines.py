@@ -107,3 +107,22 @@ def test_no_refresh_after_the_cutoff(
     details = container.jobs().refresh_baselines().details
     assert details["refreshed"] == 0 and details["skipped"] == "SESSION_NOT_OPEN"
     assert Decimal(_universe(client)["AAPL"]["baseline_price"]) == Decimal("100.125")
+
+
+def test_changing_a_prediction_takes_the_baseline_of_that_moment(
+    client: TestClient, db: Session, clock: FrozenClock, settings: Settings, container: Container
+) -> None:
+    """Otherwise a player could predict at the previous close, watch the pre-market move
+    and flip the call while keeping the old, better baseline."""
+    open_day(db, clock, settings, ["AAPL"])  # AAPL baseline 100.125 (Friday's close)
+    player = dev_login(client, "flipper@example.com")
+    headers = bearer(player["access_token"])
+    assert client.post("/v1/predictions/AAPL", json={"choice": "UP"}, headers=headers).status_code == 202
+    clock.advance(timedelta(minutes=30))
+    container.jobs().refresh_baselines()
+    live = SandboxEodProvider().latest(DAY, ["AAPL"], clock.now())["AAPL"]
+    r = client.patch("/v1/predictions/AAPL", json={"choice": "DOWN"}, headers=headers)
+    assert r.status_code == 200, r.text
+    assert Decimal(r.json()["data"]["baseline_price"]) == live.price
+    stored = db.execute(text("SELECT choice, baseline_price FROM crypto.predictions")).one()
+    assert (stored.choice, stored.baseline_price) == ("DOWN", live.price)

@@ -34,21 +34,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from myapi.providers.eod.base import EodBatch, EodProviderError, EodQuote, EodRateLimitedError, LiveQuote
+from myapi.providers.eod.base import EodBatch, EodProviderError, EodQuote, EodRateLimitedError
 from myapi.providers.eod.validation import InvalidPriceError, price_or_none, to_price
 
 SERIES_KEY = "Time Series (Daily)"
 CLOSE_KEY = "4. close"
 RATE_LIMIT_KEYS = ("Note", "Information")
 ERROR_KEY = "Error Message"
-QUOTE_KEY = "Global Quote"
-PRICE_KEY = "05. price"
 
 
 class AlphaVantageEodProvider:
@@ -68,17 +66,6 @@ class AlphaVantageEodProvider:
                 batch.missing.append(symbol)
                 batch.errors[symbol] = str(exc)
         return batch
-
-    def latest(self, trading_day: date, symbols: Sequence[str], now: datetime) -> dict[str, LiveQuote]:
-        quotes: dict[str, LiveQuote] = {}
-        for symbol in dict.fromkeys(symbols):
-            body = self._query(symbol, {"function": "GLOBAL_QUOTE", "symbol": symbol}, QUOTE_KEY)
-            quote = body.get(QUOTE_KEY)
-            raw = quote.get(PRICE_KEY) if isinstance(quote, dict) else None
-            price = price_or_none(raw)
-            if price is not None:
-                quotes[symbol] = LiveQuote(symbol=symbol, price=price, at=now)
-        return quotes
 
     def _daily_series(self, symbol: str) -> dict[str, Any]:
         params = {"function": "TIME_SERIES_DAILY", "symbol": symbol, "outputsize": "compact"}

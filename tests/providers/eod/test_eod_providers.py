@@ -43,6 +43,7 @@ from myapi.providers.eod import (
     build_eod_providers,
     to_price,
 )
+from myapi.providers.eod.base import LatestPriceProvider
 from myapi.providers.eod.sandbox import previous_weekday, sandbox_close
 from scripts.devstack import ROOT
 
@@ -512,19 +513,6 @@ AV_ANSWERS: dict[str, tuple[int, Any]] = {
 }
 
 
-AV_QUOTES: dict[str, tuple[int, Any]] = {
-    "IBM": (
-        200,
-        {"Global Quote": {"01. symbol": "IBM", "05. price": "170.4500", "07. latest trading day": "x"}},
-    ),
-    "ZERO": (200, {"Global Quote": {"01. symbol": "ZERO", "05. price": "0.0000"}}),
-    "BUSY": (
-        200,
-        {"Note": "Thank you for using Alpha Vantage! Our standard rate limit is 25 requests a day."},
-    ),
-}
-
-
 @dataclass
 class FakeAlphaVantage:
     requests: list[dict[str, str]] = field(default_factory=list)
@@ -548,8 +536,6 @@ class FakeAlphaVantage:
                     status, body = AV_ANSWERS["IBM"]
                 elif url.path != "/query" or query.get("apikey") != AV_KEY:
                     status, body = 200, {"Error Message": "the parameter apikey is invalid or missing."}
-                elif query.get("function") == "GLOBAL_QUOTE":
-                    status, body = AV_QUOTES.get(symbol, (200, {"Global Quote": {}}))
                 else:
                     status, body = AV_ANSWERS.get(
                         symbol, (200, {"Error Message": "Invalid API call for TIME_SERIES_DAILY."})
@@ -847,15 +833,12 @@ def test_sandbox_latest_moves_with_time_and_is_the_same_at_the_same_instant() ->
         assert quote.price == quote.price.quantize(Decimal("0.000001"))
 
 
-def test_alphavantage_latest_is_the_global_quote_price(
-    av: AlphaVantageEodProvider, fake_av: FakeAlphaVantage
-) -> None:
-    quotes = av.latest(MONDAY, ["IBM", "ZERO", "NOPE"], NOW)
-    assert list(quotes) == ["IBM"]  # a zero or absent price is no price
-    assert quotes["IBM"].price == Decimal("170.450000") and quotes["IBM"].at == NOW
-    assert [r["function"] for r in fake_av.requests] == ["GLOBAL_QUOTE"] * 3
-    with pytest.raises(EodRateLimitedError):
-        av.latest(MONDAY, ["BUSY"], NOW)
+def test_alphavantage_gives_no_live_prices(av: AlphaVantageEodProvider) -> None:
+    # GLOBAL_QUOTE has no instant, and a request per symbol every few minutes would spend
+    # the quota the EOD fallback needs: the baseline refresh skips Alpha Vantage.
+    assert not isinstance(av, LatestPriceProvider)
+    assert isinstance(SandboxEodProvider(), LatestPriceProvider)
+    assert isinstance(YahooEodProvider(download=FakeDownload()), LatestPriceProvider)
 
 
 def test_yahoo_latest_is_the_last_minute_bar_pre_market_included() -> None:
