@@ -11,9 +11,11 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
+
+from tests.support.http_server import LoopbackServer
 
 # Codes with a behaviour instead of an identity.
 BAD_CODE = "bad-code"  # 400 invalid_grant
@@ -85,19 +87,14 @@ class FakeOAuthServer:
                 assert info["_provider"] == provider
                 self._send(200, {k: v for k, v in info.items() if not k.startswith("_")})
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        self.server = LoopbackServer(Handler)
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.close()
 
     @property
     def base_url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.server.base_url
 
     def endpoints(self, provider: str) -> dict[str, str]:
         return {

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -46,11 +46,11 @@ from myapi.providers.eod import (
 from myapi.providers.eod.base import LatestPriceProvider
 from myapi.providers.eod.sandbox import previous_weekday, sandbox_close
 from scripts.devstack import ROOT
+from tests.support.http_server import LoopbackServer
 
 MONDAY = date(2026, 11, 23)  # trading day under test
 FRIDAY = date(2026, 11, 20)  # the session before it
 SIX_PLACES = Decimal("0.000001")
-
 
 # --- validation ------------------------------------------------------------------------
 
@@ -550,19 +550,14 @@ class FakeAlphaVantage:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout test)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        self.server = LoopbackServer(Handler)
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.close()
 
     @property
     def base_url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.server.base_url
 
 
 @pytest.fixture(scope="module")

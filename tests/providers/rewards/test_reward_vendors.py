@@ -25,6 +25,7 @@ from myapi.providers.rewards import (
     VendorUnavailableError,
     sandbox_code,
 )
+from tests.support.http_server import LoopbackServer
 
 API_KEY = "sk-live-7f3a9c1e5b2d"
 TIMEOUT_S = 0.3
@@ -188,20 +189,15 @@ class FakeGiftVendor:
             def do_POST(self) -> None:
                 self._serve("POST")
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        self.server = LoopbackServer(Handler)
 
     def stop(self) -> None:
         self.stopping.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.close()
 
     @property
     def base_url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.server.base_url
 
 
 @pytest.fixture(scope="module")
