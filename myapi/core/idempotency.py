@@ -69,6 +69,18 @@ class IdempotencyInput:
     method: str
     path: str
     fingerprint: str
+    # The fingerprint over the body as sent (how keys stored before the canonical form
+    # were fingerprinted): a retry of such a request still replays. Only for 24 h, the
+    # keys' lifetime, after the change.
+    raw_fingerprint: str
+
+
+def _fingerprint(method: str, path: str, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (method.encode(), path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
 
 
 async def idempotency_input(request: Request) -> IdempotencyInput:
@@ -76,11 +88,11 @@ async def idempotency_input(request: Request) -> IdempotencyInput:
     body = await request.body() if key is not None else b""
     if key is not None and not (0 < len(key) <= MAX_KEY_LENGTH and all(33 <= ord(ch) <= 126 for ch in key)):
         raise InvalidIdempotencyKeyError()
-    digest = hashlib.sha256()
-    for part in (request.method.encode(), request.url.path.encode(), canonical_body(body)):
-        digest.update(len(part).to_bytes(8, "big"))
-        digest.update(part)
-    return IdempotencyInput(key, request.method, request.url.path, digest.hexdigest())
+    method, path = request.method, request.url.path
+    canonical = canonical_body(body)
+    fingerprint = _fingerprint(method, path, canonical)
+    raw = fingerprint if canonical == body else _fingerprint(method, path, body)
+    return IdempotencyInput(key, method, path, fingerprint, raw)
 
 
 def canonical_body(body: bytes) -> bytes:
@@ -169,7 +181,7 @@ def run_idempotent(
     now = clock.now()
     stored = repo.find(user_id, request.key)
     if stored is not None and stored.expires_at > now:
-        if stored.request_hash != request.fingerprint:
+        if stored.request_hash not in (request.fingerprint, request.raw_fingerprint):
             raise IdempotencyMismatchError()
         return JSONResponse(
             status_code=stored.response_status or status_code,

@@ -236,7 +236,9 @@ def test_same_key_and_body_replays_the_original_response(client: TestClient, db:
 def test_the_same_json_written_differently_is_the_same_request(client: TestClient, db: Session) -> None:
     player = dev_login(client, "idem5@example.com")
     headers = {
-        **bearer(player["access_token"]), "Idempotency-Key": "k-canon", "Content-Type": "application/json"
+        **bearer(player["access_token"]),
+        "Idempotency-Key": "k-canon",
+        "Content-Type": "application/json",
     }
     first = client.post("/v1/predictions/AAPL", content=b'{"choice":"UP"}', headers=headers)
     second = client.post("/v1/predictions/AAPL", content=b'{ "choice" :\n  "UP" }', headers=headers)
@@ -248,6 +250,29 @@ def test_the_same_json_written_differently_is_the_same_request(client: TestClien
         text("SELECT count(*) FROM crypto.predictions WHERE user_id = :u"), {"u": player["user"]["id"]}
     )
     assert count.scalar_one() == 1
+
+
+@pytest.mark.usefixtures("day_open")
+def test_a_key_stored_with_the_raw_body_fingerprint_still_replays(client: TestClient, db: Session) -> None:
+    """Keys stored before fingerprints became canonical hold the hash of the body as sent:
+    a retry of that request within their 24 h still replays."""
+    import hashlib
+
+    player = dev_login(client, "idem6@example.com")
+    headers = {
+        **bearer(player["access_token"]),
+        "Idempotency-Key": "k-legacy",
+        "Content-Type": "application/json",
+    }
+    body = b'{ "choice": "UP" }'
+    assert client.post("/v1/predictions/AAPL", content=body, headers=headers).status_code == 202
+    digest = hashlib.sha256()
+    for part in (b"POST", b"/v1/predictions/AAPL", body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    db.execute(text("UPDATE crypto.idempotency_keys SET request_hash = :h"), {"h": digest.hexdigest()})
+    again = client.post("/v1/predictions/AAPL", content=body, headers=headers)
+    assert again.status_code == 202 and again.headers["idempotent-replayed"] == "true"
 
 
 @pytest.mark.usefixtures("day_open")
