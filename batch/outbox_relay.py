@@ -8,24 +8,21 @@ POST /internal/outbox/publish does."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
 
-from batch.runtime import batch_process
+from batch.runtime import batch_process, once_flag
 
 logger = logging.getLogger("batch.outbox_relay")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m batch.outbox_relay", description=__doc__)
-    parser.add_argument("--once", action="store_true", help="one pass, print the result, exit")
-    args = parser.parse_args(argv)
+    once = once_flag("batch.outbox_relay", __doc__, "one pass, print the result, exit", argv)
     with batch_process() as runtime:
         container, stop = runtime.container, runtime.stop
         settings = container.settings()
-        if args.once:
+        if once:
             print(json.dumps(container.jobs().publish_outbox().details))
             return 0
         relay = container.outbox_relay()

@@ -3,6 +3,7 @@ SIGTERM/SIGINT, and releasing the container's resources on the way out."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import signal
 import threading
@@ -29,6 +30,13 @@ def install_signal_handlers(stop: threading.Event) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+
+
+def once_flag(module: str, description: str | None, once_help: str, argv: list[str] | None) -> bool:
+    """Parse the command line of a loop process that also has a one-shot `--once`."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description)
+    parser.add_argument("--once", action="store_true", help=once_help)
+    return bool(parser.parse_args(argv).once)
 
 
 @contextmanager

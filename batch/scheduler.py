@@ -4,20 +4,17 @@ In AWS, infra/terraform defines the same schedules (timezone Asia/Seoul)."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 
-from batch.runtime import batch_process
+from batch.runtime import batch_process, once_flag
 
 logger = logging.getLogger("batch.scheduler")
 GC_EVERY_TICKS = 60
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m batch.scheduler", description=__doc__)
-    parser.add_argument("--once", action="store_true", help="one tick, then exit")
-    args = parser.parse_args(argv)
+    once = once_flag("batch.scheduler", __doc__, "one tick, then exit", argv)
     with batch_process() as runtime:
         container, stop = runtime.container, runtime.stop
         settings, jobs = container.settings(), container.jobs()
@@ -32,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
             except Exception:
                 logger.exception("scheduled step failed; the next tick retries")
             ticks += 1
-            if args.once:
+            if once:
                 break
             stop.wait(settings.scheduler_tick_interval_s)
         return 0

@@ -25,6 +25,7 @@ from tests.support import fake_oauth
 from tests.support.app import build_test_container, make_settings
 from tests.support.db import count, truncate_all
 from tests.support.fake_oauth import FakeOAuthServer, google_user, kakao_user, pkce_s256
+from tests.support.http_server import running
 from tests.support.live_server import LiveServer
 
 APP_REDIRECT = "https://app.example/auth/callback"
@@ -32,10 +33,8 @@ APP_REDIRECT = "https://app.example/auth/callback"
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeOAuthServer]:
-    server = FakeOAuthServer()
-    server.start()
-    yield server
-    server.stop()
+    with running(FakeOAuthServer()) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

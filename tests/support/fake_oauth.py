@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.support.http_server import LoopbackServer
+from tests.support.http_server import LoopbackFake, LoopbackServer
 
 # Codes with a behaviour instead of an identity.
 BAD_CODE = "bad-code"  # 400 invalid_grant
@@ -39,7 +39,7 @@ class IssuedCode:
 
 
 @dataclass
-class FakeOAuthServer:
+class FakeOAuthServer(LoopbackFake):
     codes: dict[str, IssuedCode] = field(default_factory=dict)
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -89,12 +89,6 @@ class FakeOAuthServer:
 
         self.server = LoopbackServer(Handler)
 
-    def stop(self) -> None:
-        self.server.close()
-
-    @property
-    def base_url(self) -> str:
-        return self.server.base_url
 
     def endpoints(self, provider: str) -> dict[str, str]:
         return {

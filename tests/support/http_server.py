@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TypeVar
 
 
 class LoopbackServer:
@@ -24,3 +27,32 @@ class LoopbackServer:
     def base_url(self) -> str:
         host, port = self.httpd.server_address[:2]
         return f"http://{host!s}:{port}"
+
+
+class LoopbackFake:
+    """Base of a fake outside service: `start()` sets `self.server`; stop and address."""
+
+    server: LoopbackServer
+
+    def start(self) -> None:
+        raise NotImplementedError("a fake sets self.server = LoopbackServer(its handler)")
+
+    def stop(self) -> None:
+        self.server.close()
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+
+F = TypeVar("F", bound=LoopbackFake)
+
+
+@contextmanager
+def running(fake: F) -> Iterator[F]:
+    """`fake` started for the block, stopped after it (a module fixture's body)."""
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()

@@ -46,7 +46,7 @@ from myapi.providers.eod import (
 from myapi.providers.eod.base import LatestPriceProvider
 from myapi.providers.eod.sandbox import previous_weekday, sandbox_close
 from scripts.devstack import ROOT
-from tests.support.http_server import LoopbackServer
+from tests.support.http_server import LoopbackFake, LoopbackServer, running
 
 MONDAY = date(2026, 11, 23)  # trading day under test
 FRIDAY = date(2026, 11, 20)  # the session before it
@@ -514,7 +514,7 @@ AV_ANSWERS: dict[str, tuple[int, Any]] = {
 
 
 @dataclass
-class FakeAlphaVantage:
+class FakeAlphaVantage(LoopbackFake):
     requests: list[dict[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -552,20 +552,11 @@ class FakeAlphaVantage:
 
         self.server = LoopbackServer(Handler)
 
-    def stop(self) -> None:
-        self.server.close()
-
-    @property
-    def base_url(self) -> str:
-        return self.server.base_url
-
 
 @pytest.fixture(scope="module")
 def fake_av() -> Iterator[FakeAlphaVantage]:
-    server = FakeAlphaVantage()
-    server.start()
-    yield server
-    server.stop()
+    with running(FakeAlphaVantage()) as server:
+        yield server
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from myapi.providers.rewards import (
     VendorUnavailableError,
     sandbox_code,
 )
-from tests.support.http_server import LoopbackServer
+from tests.support.http_server import LoopbackFake, LoopbackServer, running
 
 API_KEY = "sk-live-7f3a9c1e5b2d"
 TIMEOUT_S = 0.3
@@ -45,7 +45,7 @@ class Recorded:
 
 
 @dataclass
-class FakeGiftVendor:
+class FakeGiftVendor(LoopbackFake):
     """The protocol of myapi/providers/rewards/http.py, with scripted misbehaviour.
 
     * `rejected[sku] = (status, reason)`: POST answers that 4xx.
@@ -193,19 +193,13 @@ class FakeGiftVendor:
 
     def stop(self) -> None:
         self.stopping.set()
-        self.server.close()
-
-    @property
-    def base_url(self) -> str:
-        return self.server.base_url
+        super().stop()
 
 
 @pytest.fixture(scope="module")
 def fake_vendor() -> Iterator[FakeGiftVendor]:
-    server = FakeGiftVendor()
-    server.start()
-    yield server
-    server.stop()
+    with running(FakeGiftVendor()) as server:
+        yield server
 
 
 @pytest.fixture
