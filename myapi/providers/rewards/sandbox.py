@@ -4,7 +4,8 @@ Like the sandbox EOD provider it is for development only: its codes are worthles
 derivable by anyone who knows a redemption id, so configuration must refuse it in
 production (that check belongs to the configuration, not to this module).
 
-    code(key, sku) = "SBX-XXXX-XXXX-XXXX", the X's from sha256(f"{key}|{sku}")
+    code(key, sku) = "SBX-" + three dash-separated groups of 4 characters, taken from
+                     sha256(f"{key}|{sku}") (see sandbox_code)
                      (alphabet without 0/O/1/I; 60 bits, so distinct keys give distinct codes)
 
 `issue` answers ISSUED at once and is idempotent per key: the same key (with the same SKU

@@ -46,7 +46,7 @@ from myapi.providers.eod import (
 from myapi.providers.eod.base import LatestPriceProvider
 from myapi.providers.eod.sandbox import previous_weekday, sandbox_close
 from scripts.devstack import ROOT
-from tests.support.http_server import LoopbackFake, LoopbackServer, running
+from tests.support.http_server import LoopbackFake, LoopbackServer, running, send_json
 
 MONDAY = date(2026, 11, 23)  # trading day under test
 FRIDAY = date(2026, 11, 20)  # the session before it
@@ -541,14 +541,7 @@ class FakeAlphaVantage(LoopbackFake):
                         symbol, (200, {"Error Message": "Invalid API call for TIME_SERIES_DAILY."})
                     )
                 data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout test)
+                send_json(self, status, data)
 
         self.server = LoopbackServer(Handler)
 

@@ -25,7 +25,7 @@ from myapi.providers.rewards import (
     VendorUnavailableError,
     sandbox_code,
 )
-from tests.support.http_server import LoopbackFake, LoopbackServer, running
+from tests.support.http_server import LoopbackFake, LoopbackServer, running, send_json
 
 API_KEY = "sk-live-7f3a9c1e5b2d"
 TIMEOUT_S = 0.3
@@ -174,14 +174,7 @@ class FakeGiftVendor(LoopbackFake):
                 if hang and fake.stopping.wait(HANG_S):
                     return
                 data = json.dumps(answer).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout tests)
+                send_json(self, status, data)
 
             def do_GET(self) -> None:
                 self._serve("GET")
