@@ -34,8 +34,11 @@ from myapi.predictions.service import PredictionService
 from myapi.providers.eod import build_eod_providers, make_eod_http_client
 from myapi.providers.oauth import build_oauth_providers, make_oauth_http_client
 from myapi.providers.queue import SqsQueue, make_sqs_client
+from myapi.providers.rewards import build_reward_vendors, make_reward_http_client
 from myapi.ratelimit.repository import RateLimitRepository
 from myapi.ratelimit.service import RateLimiter
+from myapi.rewards.saga import RedemptionSaga
+from myapi.rewards.service import RewardService
 from myapi.settlement.service import SettlementQueries, SettlementService
 from myapi.slots.service import SlotService
 from myapi.universe.service import UniverseService
@@ -63,6 +66,9 @@ class Container(containers.DeclarativeContainer):
     eod_http = providers.Singleton(make_eod_http_client, settings)
     eod_providers = providers.Singleton(build_eod_providers, settings, eod_http)
     eod_breakers = providers.Singleton(make_breakers, eod_providers, clock, settings)
+    reward_http = providers.Singleton(make_reward_http_client, settings)
+    reward_vendors = providers.Singleton(build_reward_vendors, settings, reward_http)
+    reward_vendor_names: providers.Singleton[frozenset[str]] = providers.Singleton(frozenset, reward_vendors)
     # Thread-safe: first used from the thread pool, where a plain Singleton could build
     # (and leak) more than one engine under a cold-start burst.
     rate_limit_engine = providers.ThreadSafeSingleton(make_rate_limit_engine, settings)
@@ -83,6 +89,9 @@ class Container(containers.DeclarativeContainer):
     prediction_service = providers.Factory(
         PredictionService, clock=clock, settings=settings, calendar=calendar
     )
+    reward_service = providers.Factory(
+        RewardService, clock=clock, settings=settings, vendor_names=reward_vendor_names
+    )
     session_service = providers.Factory(SessionService, clock=clock, settings=settings, calendar=calendar)
     settlement_queries = providers.Factory(SettlementQueries)
     settlement_service = providers.Factory(SettlementService, clock=clock, settings=settings)
@@ -99,6 +108,9 @@ class Container(containers.DeclarativeContainer):
     readiness_service = providers.Factory(ReadinessService, engine=engine, queue=queue, settings=settings)
     outbox_relay = providers.Factory(
         OutboxRelay, factory=sessionmaker, queue=queue, settings=settings, clock=clock
+    )
+    reward_saga = providers.Factory(
+        RedemptionSaga, factory=sessionmaker, clock=clock, settings=settings, vendors=reward_vendors
     )
 
     # --- every batch step, defined once ----------------------------------------------
@@ -118,3 +130,4 @@ def shutdown_container(container: Container) -> None:
     container.rate_limit_engine().dispose()
     container.oauth_http().close()
     container.eod_http().close()
+    container.reward_http().close()

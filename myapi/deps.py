@@ -17,6 +17,8 @@ from myapi.health.service import ReadinessService
 from myapi.jobs.definitions import Jobs
 from myapi.points.service import PointsLedger
 from myapi.predictions.service import PredictionService
+from myapi.rewards.saga import RedemptionSaga
+from myapi.rewards.service import RewardService
 from myapi.settlement.service import SettlementQueries
 from myapi.slots.service import SlotService
 from myapi.universe.service import UniverseService
@@ -26,6 +28,7 @@ AdminServiceDep = Annotated[AdminService, Depends(provide(lambda c: c.admin_serv
 AuthServiceDep = Annotated[AuthService, Depends(provide(lambda c: c.auth_service))]
 PointsLedgerDep = Annotated[PointsLedger, Depends(provide(lambda c: c.points_ledger))]
 PredictionServiceDep = Annotated[PredictionService, Depends(provide(lambda c: c.prediction_service))]
+RewardServiceDep = Annotated[RewardService, Depends(provide(lambda c: c.reward_service))]
 SessionServiceDep = Annotated[SessionService, Depends(provide(lambda c: c.session_service))]
 SettlementQueriesDep = Annotated[SettlementQueries, Depends(provide(lambda c: c.settlement_queries))]
 SlotServiceDep = Annotated[SlotService, Depends(provide(lambda c: c.slot_service))]
@@ -44,5 +47,12 @@ async def get_readiness(container: ContainerDep) -> ReadinessService:
     return readiness
 
 
+def get_reward_saga(container: ContainerDep) -> RedemptionSaga:
+    # sync (thread pool): the saga opens its own units of work and may call the vendor.
+    saga: RedemptionSaga = container.reward_saga()
+    return saga
+
+
 JobsDep = Annotated[Jobs, Depends(get_jobs)]
+RewardSagaDep = Annotated[RedemptionSaga, Depends(get_reward_saga)]
 ReadinessServiceDep = Annotated[ReadinessService, Depends(get_readiness)]

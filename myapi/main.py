@@ -29,6 +29,7 @@ from myapi.internal.router import router as internal_router
 from myapi.internal.router import vendor_router
 from myapi.points.router import router as points_router
 from myapi.predictions.router import router as predictions_router
+from myapi.rewards.router import router as rewards_router
 from myapi.settlement.router import router as settlements_router
 from myapi.slots.router import dev_router as ads_dev_router
 from myapi.slots.router import router as ads_router
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(predictions_router)
     app.include_router(ads_router)
     app.include_router(points_router)
+    app.include_router(rewards_router)
     app.include_router(settlements_router)
     if not settings.is_production:
         app.include_router(ads_dev_router)

@@ -28,6 +28,7 @@ DATABASE_NAME = "oxuniverse"
 PIPELINE = (
     ("batch.worker", "--queue", "eod_fetch"),
     ("batch.worker", "--queue", "settlement_compute"),
+    ("batch.worker", "--queue", "rewards_saga"),
     ("batch.outbox_relay",),
     ("batch.scheduler",),
 )

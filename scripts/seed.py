@@ -15,13 +15,16 @@ from myapi.container import build_container, shutdown_container
 from myapi.core.config import Settings
 from myapi.core.db import unit_of_work
 from myapi.core.errors import AppError
+from myapi.providers.rewards import SANDBOX_VENDOR
 from myapi.rewards.repository import CatalogItem, RewardsRepository
 
+# Issued by the offline sandbox vendor (worthless codes; refused in production). The two
+# cheapest are within a newcomer's signup bonus (SIGNUP_BONUS_POINTS, 1,000 by default).
 DEMO_CATALOG = (
-    CatalogItem("COFFEE-AMERICANO", "Americano gift code", 1_500, 500, "demo-vendor"),
-    CatalogItem("CONVENIENCE-5000", "Convenience store 5,000 KRW voucher", 2_500, 300, "demo-vendor"),
-    CatalogItem("MOVIE-TICKET", "Movie ticket", 6_000, 100, "demo-vendor"),
-    CatalogItem("CHICKEN-SET", "Fried chicken set", 10_000, 50, "demo-vendor"),
+    CatalogItem("COFFEE-AMERICANO", "Americano gift code", 500, 500, SANDBOX_VENDOR),
+    CatalogItem("CONVENIENCE-5000", "Convenience store 5,000 KRW voucher", 900, 300, SANDBOX_VENDOR),
+    CatalogItem("MOVIE-TICKET", "Movie ticket", 3_000, 100, SANDBOX_VENDOR),
+    CatalogItem("CHICKEN-SET", "Fried chicken set", 6_000, 50, SANDBOX_VENDOR),
 )
 
 

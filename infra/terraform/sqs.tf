@@ -17,12 +17,13 @@ locals {
 
   # Settings.queue_names key -> queue name without prefix (the Settings defaults): the
   # queues a worker consumes (myapi/events/catalogue.py consumed_queues()). The
-  # prediction-submit, points-award and rewards-saga queues join this list with their
-  # consumers; until then their events are only recorded in the outbox (marked done
-  # unsent). An apply removes those queues where an earlier apply created them.
+  # prediction-submit and points-award queues join this list with their consumers;
+  # until then their events are only recorded in the outbox (marked done unsent). An
+  # apply removes those queues where an earlier apply created them.
   queue_base_names = {
     eod_fetch          = "q-eod-fetch"
     settlement_compute = "q-settlement-compute"
+    rewards_saga       = "q-rewards-saga"
   }
 
   queues = {

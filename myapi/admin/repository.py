@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -69,11 +70,72 @@ CHECKS: dict[str, tuple[str, str]] = {
         SELECT * FROM mismatch ORDER BY 1 LIMIT :limit
         """,
     ),
-    "inventory_reserved_within_stock": (
-        "For every reward, 0 <= reserved <= stock",
+    "inventory_within_stock": (
+        "For every reward, reserved >= 0, issued >= 0 and reserved + issued <= stock",
         """
-        SELECT sku, stock, reserved FROM crypto.rewards_inventory
-        WHERE reserved < 0 OR reserved > stock ORDER BY 1 LIMIT :limit
+        SELECT sku, stock, reserved, issued FROM crypto.rewards_inventory
+        WHERE reserved < 0 OR issued < 0 OR reserved + issued > stock ORDER BY 1 LIMIT :limit
+        """,
+    ),
+    "inventory_counts_match_redemptions": (
+        "For every reward, reserved = its RESERVED redemptions and issued = its ISSUED ones",
+        """
+        WITH counted AS (
+            SELECT sku, count(*) FILTER (WHERE status = 'RESERVED') AS reserved_n,
+                   count(*) FILTER (WHERE status = 'ISSUED') AS issued_n
+            FROM crypto.rewards_redemptions GROUP BY sku
+        )
+        SELECT i.sku, i.reserved, COALESCE(c.reserved_n, 0) AS reserved_redemptions,
+               i.issued, COALESCE(c.issued_n, 0) AS issued_redemptions
+        FROM crypto.rewards_inventory i LEFT JOIN counted c ON c.sku = i.sku
+        WHERE i.reserved <> COALESCE(c.reserved_n, 0) OR i.issued <> COALESCE(c.issued_n, 0)
+        ORDER BY 1 LIMIT :limit
+        """,
+    ),
+    "issued_redemptions_debited_once": (
+        "Every ISSUED redemption has exactly one REDEEM debit of its cost and a COMMITTED hold; "
+        "every REDEEM debit belongs to an ISSUED redemption",
+        """
+        WITH debits AS (
+            SELECT ref_id, count(*) AS n, sum(delta_points)::bigint AS total
+            FROM crypto.points_ledger WHERE ref_type = 'REDEEM' GROUP BY ref_id
+        )
+        SELECT r.id AS redemption_id, r.status::text AS status, r.cost_points,
+               COALESCE(d.n, 0) AS debits, d.total AS debited, h.status::text AS hold_status
+        FROM crypto.rewards_redemptions r
+        LEFT JOIN debits d ON d.ref_id = r.id::text
+        LEFT JOIN crypto.points_holds h ON h.ref_type = 'REDEEM' AND h.ref_id = r.id::text
+        WHERE (r.status = 'ISSUED' AND (COALESCE(d.n, 0) <> 1 OR d.total <> -r.cost_points
+                                        OR h.status IS DISTINCT FROM 'COMMITTED'))
+           OR (r.status <> 'ISSUED' AND d.n IS NOT NULL AND r.status NOT IN ('FAILED', 'CANCELLED'))
+        UNION ALL
+        SELECT NULL, 'no redemption', NULL, d.n, d.total, NULL FROM debits d
+        WHERE NOT EXISTS (SELECT 1 FROM crypto.rewards_redemptions r WHERE r.id::text = d.ref_id)
+        ORDER BY 1 LIMIT :limit
+        """,
+    ),
+    "no_expired_open_hold": (
+        "No OPEN hold is past its expiry (a saga stuck beyond REWARD_SAGA_TIMEOUT_S)",
+        """
+        SELECT id, user_id, amount, ref_type, ref_id, expires_at FROM crypto.points_holds
+        WHERE status = 'OPEN' AND expires_at < CAST(:now AS timestamptz) ORDER BY expires_at LIMIT :limit
+        """,
+    ),
+    "final_redemptions_hold_nothing": (
+        "No FAILED or CANCELLED redemption keeps an OPEN hold or a debit (a redemption is "
+        "debited only when it is ISSUED, which is final)",
+        """
+        WITH moved AS (
+            SELECT ref_id, sum(delta_points)::bigint AS net FROM crypto.points_ledger
+            WHERE ref_type = 'REDEEM' GROUP BY ref_id
+        )
+        SELECT r.id AS redemption_id, r.status::text AS status, h.status::text AS hold_status,
+               COALESCE(m.net, 0) AS net_points
+        FROM crypto.rewards_redemptions r
+        LEFT JOIN crypto.points_holds h ON h.ref_type = 'REDEEM' AND h.ref_id = r.id::text
+        LEFT JOIN moved m ON m.ref_id = r.id::text
+        WHERE r.status IN ('FAILED', 'CANCELLED') AND (h.status = 'OPEN' OR COALESCE(m.net, 0) <> 0)
+        ORDER BY 1 LIMIT :limit
         """,
     ),
 }
@@ -91,9 +153,12 @@ class IntegrityRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def run(self, limit: int = 20) -> list[CheckResult]:
+    def run(self, limit: int = 20, now: datetime | None = None) -> list[CheckResult]:
+        """Every check; `now` is the instant holds expire against (default: the database's)."""
         results: list[CheckResult] = []
+        at = now or self.session.execute(text("SELECT now()")).scalar_one()
         for name, (description, sql) in CHECKS.items():
-            rows = [dict(r._mapping) for r in self.session.execute(text(sql), {"limit": limit})]
+            params = {"limit": limit, "now": at}
+            rows = [dict(r._mapping) for r in self.session.execute(text(sql), params)]
             results.append(CheckResult(name, description, not rows, rows))
         return results

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from myapi.admin.schemas import EarlyCutoffIn, IntegrityOut
 from myapi.auth.guards import AdminDep, require_admin
+from myapi.core.enums import RedemptionStatus
+from myapi.core.pagination import PageDep
 from myapi.core.schemas import Envelope, ok
-from myapi.deps import AdminServiceDep, JobsDep, SettlementQueriesDep, UniverseServiceDep, UserServiceDep
+from myapi.deps import (
+    AdminServiceDep,
+    JobsDep,
+    RewardSagaDep,
+    RewardServiceDep,
+    SettlementQueriesDep,
+    UniverseServiceDep,
+    UserServiceDep,
+)
 from myapi.jobs.schemas import JobOut, JobRunOut
 from myapi.points.schemas import AdjustIn, AdjustOut
+from myapi.rewards.schemas import AdminRedemptionOut, InventoryItemOut, InventoryUpsertIn, ReasonIn, Sku
+from myapi.rewards.service import RedemptionFilter
 from myapi.settlement.schemas import SettlementSummaryOut
 from myapi.universe.schemas import UniverseUpsertIn, UniverseUpsertOut
 from myapi.users.schemas import MeOut, RoleUpdate, profile_out
@@ -80,8 +93,75 @@ def job_runs(
     "/sessions/{trading_day}/early-cutoff",
     summary="Close a day for predictions before its scheduled cutoff (reason required; audited)",
 )
-def early_cutoff(
-    trading_day: date, body: EarlyCutoffIn, admin: AdminDep, jobs: JobsDep
-) -> Envelope[JobOut]:
+def early_cutoff(trading_day: date, body: EarlyCutoffIn, admin: AdminDep, jobs: JobsDep) -> Envelope[JobOut]:
     result = jobs.early_cutoff(trading_day, reason=body.reason, actor=f"user:{admin.id}")
     return ok(JobOut.model_validate(result))
+
+
+# --- rewards ----------------------------------------------------------------------------
+RedemptionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+@router.get("/rewards/inventory", summary="Every reward SKU with stock, reserved, issued and available")
+def reward_inventory(service: RewardServiceDep) -> Envelope[list[InventoryItemOut]]:
+    return ok([InventoryItemOut.of(item) for item in service.items()])
+
+
+@router.post("/rewards/inventory", summary="Create or change a reward SKU (audited)")
+def reward_upsert(
+    body: InventoryUpsertIn, admin: AdminDep, service: RewardServiceDep
+) -> Envelope[InventoryItemOut]:
+    item = service.upsert_item(
+        sku=body.sku, title=body.title, cost_points=body.cost_points, stock=body.stock,
+        vendor=body.vendor, is_active=body.is_active, admin_id=admin.id,
+    )  # fmt: skip
+    return ok(InventoryItemOut.of(item))
+
+
+@router.post(
+    "/rewards/inventory/{sku}/deactivate",
+    summary="Stop new redemptions of a SKU (reason required; audited); those in flight finish",
+)
+def reward_deactivate(
+    sku: Annotated[Sku, Path()], body: ReasonIn, admin: AdminDep, service: RewardServiceDep
+) -> Envelope[InventoryItemOut]:
+    return ok(InventoryItemOut.of(service.deactivate(sku, reason=body.reason, admin_id=admin.id)))
+
+
+@router.get(
+    "/rewards/redemptions", summary="Redemptions, newest first, filtered (paginated; never the codes)"
+)
+def reward_redemptions(
+    service: RewardServiceDep,
+    page: PageDep,
+    status: RedemptionStatus | None = None,
+    user_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    sku: Annotated[Sku | None, Query()] = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+) -> Envelope[list[AdminRedemptionOut]]:
+    where = RedemptionFilter(status, user_id, sku, created_from, created_to)
+    views, total = service.redemptions(where, page.limit, page.offset)
+    return ok([AdminRedemptionOut.of(v) for v in views], total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post(
+    "/rewards/redemptions/{redemption_id}/retry",
+    status_code=202,
+    summary="Retry a FAILED redemption as a new one at the same cost (reason required; audited)",
+)
+def reward_retry(
+    redemption_id: RedemptionId, body: ReasonIn, admin: AdminDep, service: RewardServiceDep
+) -> Envelope[AdminRedemptionOut]:
+    return ok(AdminRedemptionOut.of(service.retry(redemption_id, reason=body.reason, admin_id=admin.id)))
+
+
+@router.post(
+    "/rewards/redemptions/{redemption_id}/refund",
+    summary="End a stuck redemption by hand: stock and points back (reason required; audited; "
+    "the vendor is asked first, and an order it issued is completed instead)",
+)
+def reward_refund(
+    redemption_id: RedemptionId, body: ReasonIn, admin: AdminDep, saga: RewardSagaDep
+) -> Envelope[AdminRedemptionOut]:
+    return ok(AdminRedemptionOut.of(saga.refund(redemption_id, reason=body.reason, admin_id=admin.id)))

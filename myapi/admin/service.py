@@ -50,7 +50,7 @@ class AdminService:
 
     def integrity(self, limit: int) -> IntegrityReport:
         """Every invariant: pass or fail, with up to `limit` offending rows each."""
-        checks = IntegrityRepository(self._session).run(limit)
+        checks = IntegrityRepository(self._session).run(limit, self._clock.now())
         return IntegrityReport(passed=all(c.passed for c in checks), checks=checks)
 
     def job_runs(self, limit: int, job: str | None) -> list[JobRun]:

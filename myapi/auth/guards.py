@@ -140,6 +140,7 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/v1/session/today"),
         ("GET", "/v1/universe/today"),
         ("GET", "/v1/settlements/{trading_day}"),
+        ("GET", "/v1/rewards/catalog"),
     }
 )
 # Non-API routes that are public: probes, metrics, docs, keys.

@@ -115,6 +115,8 @@ class Settings(BaseSettings):
     # --- development helpers (refused in production) -------------------------
     dev_login_enabled: bool = True
     eod_provider: EodProviderName = "sandbox"
+    # The offline gift-code vendor named "sandbox" (worthless, derivable codes).
+    reward_sandbox_enabled: bool = True
     # A shifted (or accelerated) clock shared by every process: simulated time is
     # CLOCK_START_AT when the real clock reads CLOCK_ANCHOR_AT (default: when the
     # settings load), running at CLOCK_SPEED. Unset: the system clock.
@@ -131,7 +133,16 @@ class Settings(BaseSettings):
     cooldown_minutes: int = Field(default=5, ge=1, le=1440)
     points_win_reward: int = Field(default=50, ge=0)
     signup_bonus_points: int = Field(default=1000, ge=0)
+    # Redemptions per player per KST calendar month (REQUESTED..ISSUED count); 0: no cap.
     reward_monthly_cap: int = Field(default=5, ge=0)
+    # A redemption saga idle this long is resumed or compensated by the sweeper (the
+    # cycle's reconcile tick), and its hold expires (an OPEN hold past it is an
+    # integrity failure).
+    reward_saga_timeout_s: int = Field(default=900, ge=10, le=86_400)
+    # A vendor order answered PENDING (or unknown after a timeout) is asked again this often.
+    reward_vendor_poll_s: int = Field(default=60, ge=1, le=3600)
+    # Issue calls per redemption before a vendor that never accepts it is given up on.
+    reward_vendor_max_attempts: int = Field(default=3, ge=1, le=20)
     ad_receipt_max_age_s: int = Field(default=300, ge=10, le=3600)
     idempotency_ttl_s: int = Field(default=86_400, ge=60, le=604_800)
 
@@ -143,6 +154,14 @@ class Settings(BaseSettings):
     # Consecutive failures that open a provider's circuit breaker, and how long it stays open.
     eod_breaker_failures: int = Field(default=3, ge=1, le=100)
     eod_breaker_reset_s: int = Field(default=300, ge=1, le=86_400)
+
+    # --- reward vendor over HTTP (myapi/providers/rewards/http.py); unset: none ---------
+    reward_vendor_name: str = Field(default="giftvendor", min_length=1, max_length=64)
+    reward_vendor_url: str = ""
+    reward_vendor_api_key: str = ""
+    reward_vendor_connect_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    reward_vendor_read_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    reward_vendor_retries: int = Field(default=3, ge=1, le=10)
 
     # --- rate limiting (SPEC §8): requests per window, sliding -----------------
     rate_limit_enabled: bool = True
@@ -209,6 +228,10 @@ class Settings(BaseSettings):
             problems.append("DEV_LOGIN_ENABLED must be false in production")
         if self.eod_provider == "sandbox":
             problems.append("EOD_PROVIDER=sandbox is for development only; use yfinance")
+        if self.reward_sandbox_enabled:
+            problems.append("REWARD_SANDBOX_ENABLED must be false in production (its codes are worthless)")
+        if self.reward_vendor_url and not self.reward_vendor_url.startswith("https://"):
+            problems.append("REWARD_VENDOR_URL must be https:// in production")
         if not self.jwt_private_keys:
             problems.append("JWT_PRIVATE_KEYS is empty; production needs its own signing keys")
         if self.clock_start_at is not None or self.clock_speed != 1.0:

@@ -34,6 +34,9 @@ class Topic(StrEnum):
     PREDICTION_SUBMITTED = "prediction.submitted"
     PREDICTION_CHANGED = "prediction.changed"
     PREDICTION_CANCELLED = "prediction.cancelled"
+    REWARD_REQUESTED = "reward.requested"
+    REWARD_ISSUED = "reward.issued"
+    REWARD_FAILED = "reward.failed"
 
 
 class QueueKey(StrEnum):
@@ -62,6 +65,8 @@ class JobName(StrEnum):
     TICK = "cycle.tick"
     GC = "maintenance.gc"
     PUBLISH_OUTBOX = "outbox.publish"
+    REWARD_SAGA = "rewards.saga"
+    REWARD_SWEEP = "rewards.sweep"
 
 
 # --- payloads ----------------------------------------------------------------------
@@ -117,6 +122,26 @@ class SettlementCompleted(Payload):
     symbols_settled: int = Field(ge=0)
 
 
+class RewardRequested(Payload):
+    """A redemption to drive through its saga (from the redeem transaction, an
+    operator's retry, or the sweeper)."""
+
+    redemption_id: int = Field(gt=0)
+
+
+class RewardOutcome(Payload):
+    """A redemption reached ISSUED or FAILED (for the player's notifications). Never
+    carries the code."""
+
+    redemption_id: int
+    user_id: int
+    sku: str
+    title: str
+    cost_points: int
+    status: str
+    reason: str | None = None
+
+
 @dataclass(frozen=True)
 class EventSpec:
     topic: Topic
@@ -152,6 +177,15 @@ CATALOGUE: dict[Topic, EventSpec] = {
         EventSpec(Topic.PREDICTION_SUBMITTED, PredictionSubmitted, None, None, "a prediction was made"),
         EventSpec(Topic.PREDICTION_CHANGED, PredictionChanged, None, None, "a prediction's choice changed"),
         EventSpec(Topic.PREDICTION_CANCELLED, PredictionCancelled, None, None, "a prediction was withdrawn"),
+        EventSpec(
+            Topic.REWARD_REQUESTED, RewardRequested, QueueKey.REWARDS_SAGA, JobName.REWARD_SAGA,
+            "drive a redemption's saga: hold, reserve, vendor issue, commit (or compensate)",
+        ),
+        EventSpec(Topic.REWARD_ISSUED, RewardOutcome, None, None, "a redemption was issued its code"),
+        EventSpec(
+            Topic.REWARD_FAILED, RewardOutcome, None, None,
+            "a redemption failed and was compensated (points and stock back)",
+        ),
     )
 }  # fmt: skip
 

@@ -30,6 +30,7 @@ from myapi.events.catalogue import (
     CATALOGUE,
     JobName,
     Payload,
+    RewardRequested,
     Topic,
     TradingDayPayload,
     request_eod_fetch,
@@ -50,6 +51,8 @@ SCHEDULER_ACTOR = "internal:scheduler"
 
 class InvalidPayloadError(ValueError):
     """A queue message whose payload does not match its topic's model: no retry helps."""
+
+
 CYCLE_ACTOR = "internal:cycle"
 
 
@@ -62,6 +65,7 @@ class Jobs:
             JobName.FETCH_EOD: lambda p: self.fetch_eod(_day(p)),
             JobName.SETTLE: lambda p: self.settle(_day(p)),
             JobName.TICK: lambda _p: self.tick(),
+            JobName.REWARD_SAGA: lambda p: self.run_redemption(_redemption_id(p)),
         }
 
     # --- the day's session ---------------------------------------------------------
@@ -232,6 +236,11 @@ class Jobs:
                 continue
             result = self._run_step(step)
             actions.append({"step": _STEP_NAMES.get(step.kind, result.job), **result.details})
+        sweep = self._c.reward_saga()
+        due = sweep.due()
+        if due:  # a sweep with work to do (no job run recorded for an empty one)
+            result = self.sweep_rewards(due)
+            actions.append({"step": "rewards.sweep", **result.details})
         return self._runner.run(JobName.TICK, lambda _s: {"actions": actions})
 
     def _run_step(self, step: CycleStep) -> JobResult:
@@ -244,6 +253,19 @@ class Jobs:
         if step.kind == "refresh_baselines":
             return self.refresh_baselines(step.trading_day)
         return self.open_day(step.trading_day, actor=CYCLE_ACTOR)
+
+    # --- rewards -----------------------------------------------------------------------
+    def run_redemption(self, redemption_id: int) -> JobResult:
+        """Drive one redemption's saga as far as it goes now (RedemptionSaga.advance):
+        idempotent, and resumes from whatever state a crash or a redelivery left."""
+        saga = self._c.reward_saga()
+        return self._runner.run(JobName.REWARD_SAGA, lambda _s: saga.advance(redemption_id))
+
+    def sweep_rewards(self, ids: list[int] | None = None) -> JobResult:
+        """Resume or compensate redemption sagas idle past REWARD_SAGA_TIMEOUT_S, and ask
+        the vendor again about PENDING / unknown orders (part of the reconcile tick)."""
+        saga = self._c.reward_saga()
+        return self._runner.run(JobName.REWARD_SWEEP, lambda _s: saga.sweep(ids))
 
     # --- housekeeping --------------------------------------------------------------
     def gc(self) -> JobResult:
@@ -289,6 +311,12 @@ _REQUEST_JOBS = {
 }
 # How the tick's actions name each step (as the reconcile loop always has).
 _STEP_NAMES = {"cutoff": "cutoff", "open": "open"}
+
+
+def _redemption_id(payload: Payload) -> int:
+    if not isinstance(payload, RewardRequested):
+        raise TypeError(f"expected RewardRequested, got {type(payload).__name__}")
+    return payload.redemption_id
 
 
 def _day(payload: Payload) -> date | None:

@@ -54,13 +54,17 @@ class PointsLedgerEntry(Base):
 
 
 class PointsHold(Base):
-    """Points set aside for a pending redemption; open holds never exceed the balance."""
+    """A two-phase transfer: points set aside (OPEN) without moving, then either
+    COMMITTED (the debit lands in the ledger with the same ref) or CANCELLED (voided),
+    never both. Open holds never exceed the balance; an OPEN hold past `expires_at` is
+    a stuck saga."""
 
     __tablename__ = "points_holds"
     __table_args__ = (
         UniqueConstraint("ref_type", "ref_id"),
         CheckConstraint("amount > 0", name="amount_positive"),
         Index(None, "user_id", "status"),
+        Index(None, "expires_at", postgresql_where=text("status = 'OPEN'")),
     )
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
@@ -69,5 +73,6 @@ class PointsHold(Base):
     ref_type: Mapped[str] = mapped_column(String(32))
     ref_id: Mapped[str] = mapped_column(String(200))
     status: Mapped[HoldStatus] = mapped_column(HOLD_STATUS, server_default=text("'OPEN'"))
+    expires_at: Mapped[datetime]
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -8,7 +8,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from myapi.points.models import PointBalance, PointsLedgerEntry
+from myapi.core.enums import HoldStatus
+from myapi.points.models import PointBalance, PointsHold, PointsLedgerEntry
 
 
 class PointsRepository:
@@ -88,3 +89,34 @@ class PointsRepository:
             .offset(offset)
         )
         return list(rows), total
+
+    # --- holds (two-phase transfers) ---------------------------------------------------
+    def held(self, user_id: int, *, except_ref: tuple[str, str] | None = None) -> int:
+        """Points in the user's OPEN holds (optionally leaving one hold out)."""
+        stmt = select(func.coalesce(func.sum(PointsHold.amount), 0)).where(
+            PointsHold.user_id == user_id, PointsHold.status == HoldStatus.OPEN
+        )
+        if except_ref is not None:
+            stmt = stmt.where(
+                ~((PointsHold.ref_type == except_ref[0]) & (PointsHold.ref_id == except_ref[1]))
+            )
+        return int(self.session.scalar(stmt) or 0)
+
+    def lock_hold(self, ref_type: str, ref_id: str) -> PointsHold | None:
+        stmt = (
+            select(PointsHold)
+            .where(PointsHold.ref_type == ref_type, PointsHold.ref_id == ref_id)
+            .with_for_update()
+        )
+        return self.session.scalars(stmt).one_or_none()
+
+    def add_hold(
+        self, *, user_id: int, amount: int, ref_type: str, ref_id: str, expires_at: datetime, now: datetime
+    ) -> PointsHold:
+        hold = PointsHold(
+            user_id=user_id, amount=amount, ref_type=ref_type, ref_id=ref_id,
+            expires_at=expires_at, created_at=now, updated_at=now,
+        )  # fmt: skip
+        self.session.add(hold)
+        self.session.flush()
+        return hold

@@ -74,15 +74,19 @@ class LedgerStaging:
 
     def users_short_of_points(self) -> list[int]:
         """Users whose balance cannot absorb their staged changes (the balance never goes
-        negative). Only players with a negative entry can fall short."""
+        negative, nor below the points in the user's open holds: a redemption holding
+        them must still be able to commit). Only players with a negative entry can fall
+        short."""
         rows = self.session.execute(
             text(
                 f"""
                 SELECT l.user_id FROM {TABLE} l
                 LEFT JOIN crypto.point_balances b ON b.user_id = l.user_id
+                LEFT JOIN (SELECT user_id, sum(amount) AS held FROM crypto.points_holds
+                           WHERE status = 'OPEN' GROUP BY user_id) h ON h.user_id = l.user_id
                 WHERE l.user_id IN (SELECT user_id FROM {TABLE} WHERE delta < 0)
-                GROUP BY l.user_id, b.balance
-                HAVING COALESCE(b.balance, 0) + sum(l.delta) < 0
+                GROUP BY l.user_id, b.balance, h.held
+                HAVING COALESCE(b.balance, 0) - COALESCE(h.held, 0) + sum(l.delta) < 0
                 ORDER BY l.user_id LIMIT 20
                 """
             )

@@ -21,11 +21,16 @@ from myapi.core.enums import REDEMPTION_STATUS, RedemptionStatus
 
 
 class RewardInventory(Base):
+    """A reward SKU. Its stock is available, reserved (a saga in flight) or issued:
+    `reserved + issued <= stock`, so a code is never promised twice."""
+
     __tablename__ = "rewards_inventory"
     __table_args__ = (
         CheckConstraint("cost_points > 0", name="cost_positive"),
         CheckConstraint("stock >= 0", name="stock_non_negative"),
-        CheckConstraint("reserved >= 0 AND reserved <= stock", name="reserved_within_stock"),
+        CheckConstraint(
+            "reserved >= 0 AND issued >= 0 AND reserved + issued <= stock", name="counts_within_stock"
+        ),
     )
 
     sku: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -33,19 +38,30 @@ class RewardInventory(Base):
     cost_points: Mapped[int]
     stock: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     reserved: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    issued: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     vendor: Mapped[str] = mapped_column(String(64))
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
+    @property
+    def available(self) -> int:
+        return self.stock - self.reserved - self.issued
+
 
 class RewardRedemption(Base):
-    """One redemption saga: REQUESTED -> RESERVED -> ISSUED, or CANCELLED/FAILED."""
+    """One redemption saga: REQUESTED -> (hold) -> RESERVED -> ISSUED, or CANCELLED /
+    FAILED after compensation. The vendor columns are what the saga knows of its vendor
+    order (the idempotency key is the redemption id)."""
 
     __tablename__ = "rewards_redemptions"
     __table_args__ = (
         CheckConstraint("cost_points > 0", name="cost_positive"),
         CheckConstraint("(status = 'ISSUED') = (vendor_code IS NOT NULL)", name="issued_has_code"),
+        CheckConstraint(
+            "vendor_state IS NULL OR vendor_state IN ('PENDING', 'UNKNOWN', 'UNAVAILABLE')",
+            name="vendor_state_known",
+        ),
         Index(None, "user_id", "created_at"),
         Index(None, "status", "updated_at"),
     )
@@ -54,11 +70,22 @@ class RewardRedemption(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     sku: Mapped[str] = mapped_column(ForeignKey("rewards_inventory.sku", ondelete="RESTRICT"))
     cost_points: Mapped[int]
+    vendor: Mapped[str] = mapped_column(String(64))
     status: Mapped[RedemptionStatus] = mapped_column(REDEMPTION_STATUS, server_default=text("'REQUESTED'"))
     vendor_code: Mapped[str | None] = mapped_column(Text)
     failure_reason: Mapped[str | None] = mapped_column(Text)
+    # The vendor order: first asked at, issue calls made, the last non-final answer
+    # (PENDING; UNKNOWN after a timeout; UNAVAILABLE: not accepted) and when it was read.
+    vendor_requested_at: Mapped[datetime | None]
+    vendor_attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    vendor_state: Mapped[str | None] = mapped_column(String(16))
+    vendor_checked_at: Mapped[datetime | None]
+    retry_of: Mapped[int | None] = mapped_column(ForeignKey("rewards_redemptions.id", ondelete="RESTRICT"))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
     reserved_at: Mapped[datetime | None]
     issued_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+
+    def __repr__(self) -> str:  # never the code
+        return f"RewardRedemption(id={self.id!r}, sku={self.sku!r}, status={self.status!r})"

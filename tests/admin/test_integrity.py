@@ -42,7 +42,7 @@ def test_integrity_reports_a_corrupted_balance_with_the_offending_user(
     # sum() of a bigint is numeric in PostgreSQL, so ledger_sum arrives as a decimal string.
     assert (row["user_id"], row["balance"], int(row["ledger_sum"])) == (victim, 1001, 1000)
     assert [o["user_id"] for o in checks["balance_equals_latest_balance_after"]["offending"]] == [victim]
-    assert checks["inventory_reserved_within_stock"]["passed"] is True
+    assert checks["inventory_within_stock"]["passed"] is True
 
 
 def test_integrity_is_admin_only(client: TestClient) -> None:

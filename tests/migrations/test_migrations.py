@@ -118,7 +118,7 @@ def test_key_constraints_exist_with_conventional_names(database_url: str) -> Non
             checks = {c["name"] for c in insp.get_check_constraints("point_balances", schema=SCHEMA)}
             assert "ck_point_balances_balance_non_negative" in checks
             checks = {c["name"] for c in insp.get_check_constraints("rewards_inventory", schema=SCHEMA)}
-            assert "ck_rewards_inventory_reserved_within_stock" in checks
+            assert "ck_rewards_inventory_counts_within_stock" in checks
             fks = {fk["name"] for fk in insp.get_foreign_keys("predictions", schema=SCHEMA)}
             assert "fk_predictions_trading_day_symbol_active_universe" in fks
             assert "fk_predictions_user_id_users" in fks

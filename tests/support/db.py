@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
@@ -35,9 +35,10 @@ def balance_of(db: Session, user_id: int) -> int:
     return count(db, "SELECT balance FROM crypto.point_balances WHERE user_id = :u", u=user_id)
 
 
-def failed_checks(db: Session) -> dict[str, list[dict[str, Any]]]:
-    """The integrity checks that fail, with their offending rows ({} when all pass)."""
-    return {r.name: r.offending for r in IntegrityRepository(db).run() if not r.passed}
+def failed_checks(db: Session, now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The integrity checks that fail, with their offending rows ({} when all pass);
+    holds expire against `now` (a test's clock; default the database's)."""
+    return {r.name: r.offending for r in IntegrityRepository(db).run(now=now) if not r.passed}
 
 
 CYCLE_STEP_COUNTS = {

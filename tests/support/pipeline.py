@@ -15,6 +15,7 @@ from myapi.container import Container
 from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
 from myapi.core.db import make_engine, unit_of_work
+from myapi.events.catalogue import consumed_queues
 from myapi.events.relay import OutboxRelay
 from myapi.providers.queue import ensure_queues, make_sqs_client
 from tests.support.app import build_test_container, make_settings
@@ -39,10 +40,10 @@ class Pipeline:
         return Worker(self.container, queue_key)
 
     def pump(self, rounds: int = 5) -> None:
-        """Relay and drain both job queues until nothing moves."""
+        """Relay and drain every consumed queue until nothing moves."""
         for _ in range(rounds):
             published = self.relay().publish_once().published
-            handled = self.worker("eod_fetch").drain() + self.worker("settlement_compute").drain()
+            handled = sum(self.worker(str(key)).drain() for key in sorted(consumed_queues()))
             if not published and not handled:
                 return
 

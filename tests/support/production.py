@@ -14,5 +14,6 @@ PRODUCTION_OK = {
     "vendor_webhook_secret": STRONG + "v",
     "dev_login_enabled": False,
     "eod_provider": "yfinance",
+    "reward_sandbox_enabled": False,
     "jwt_private_keys": json.dumps({"prod-1": generate_private_pem()}),
 }

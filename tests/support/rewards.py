@@ -1,0 +1,60 @@
+"""Rewards test helpers: catalog items, and driving redemption sagas through the real
+outbox relay, SQS queue and worker."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from myapi.providers.rewards import SANDBOX_VENDOR
+from tests.support.pipeline import Pipeline
+
+
+def add_reward(
+    db: Session,
+    sku: str = "COFFEE",
+    *,
+    cost: int = 500,
+    stock: int = 10,
+    vendor: str = SANDBOX_VENDOR,
+    active: bool = True,
+    title: str | None = None,
+) -> str:
+    db.execute(
+        text(
+            "INSERT INTO crypto.rewards_inventory (sku, title, cost_points, stock, vendor, is_active) "
+            "VALUES (:sku, :title, :cost, :stock, :vendor, :active)"
+        ),
+        {"sku": sku, "title": title or f"{sku} gift code", "cost": cost, "stock": stock, "vendor": vendor,
+         "active": active},
+    )  # fmt: skip
+    return sku
+
+
+def run_sagas(p: Pipeline, rounds: int = 10) -> int:
+    """Relay the outbox and drain q-rewards-saga until nothing moves; messages handled."""
+    handled = 0
+    for _ in range(rounds):
+        published = p.relay().publish_once().published
+        done = p.worker("rewards_saga").drain()
+        handled += done
+        if not published and not done:
+            break
+    return handled
+
+
+def redemption(p: Pipeline, redemption_id: int) -> dict[str, object]:
+    with p.engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT * FROM crypto.rewards_redemptions WHERE id = :i"), {"i": redemption_id}
+        ).one()
+    return dict(row._mapping)
+
+
+def inventory(p: Pipeline, sku: str) -> tuple[int, int, int]:
+    """(stock, reserved, issued) of a SKU."""
+    with p.engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT stock, reserved, issued FROM crypto.rewards_inventory WHERE sku = :s"), {"s": sku}
+        ).one()
+    return int(row.stock), int(row.reserved), int(row.issued)
