@@ -1,9 +1,8 @@
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
-
-import re
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -23,7 +22,9 @@ def _sku(value: str) -> str:
     return sku
 
 
-Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), AfterValidator(_sku)]
+Sku = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), AfterValidator(_sku)
+]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
 
 

@@ -4,18 +4,15 @@ on the way (points, stock, inactive SKUs, the monthly cap, cancellation, ownersh
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 
 from myapi.providers.rewards import sandbox_code
 from tests.support.db import failed_checks
-from tests.support.http import bearer, dev_login, error_code
+from tests.support.http import bearer, dev_login
 from tests.support.pipeline import Pipeline
-from tests.support.rewards import add_reward, inventory, redemption, run_sagas
+from tests.support.rewards import add_reward, inventory, run_sagas
 
 
 def _player(api: TestClient, email: str = "redeemer@example.com") -> tuple[dict[str, str], int]:
@@ -62,7 +59,9 @@ def test_happy_path_issues_a_code_debits_once_and_moves_stock_to_issued(
         r=str(rid), u=user_id,
     )  # fmt: skip
     assert ledger == 1
-    assert p.scalar("SELECT status::text FROM crypto.points_holds WHERE ref_id = :r", r=str(rid)) == "COMMITTED"
+    assert (
+        p.scalar("SELECT status::text FROM crypto.points_holds WHERE ref_id = :r", r=str(rid)) == "COMMITTED"
+    )
     assert p.scalar("SELECT count(*) FROM crypto.outbox WHERE topic = 'reward.issued'") == 1
     issued_event = p.scalar("SELECT payload::text FROM crypto.outbox WHERE topic = 'reward.issued'")
     assert mine["code"] not in str(issued_event)
