@@ -14,9 +14,10 @@ from myapi.ratelimit.deps import rate_limit
 router = APIRouter(prefix="/v1/points", tags=["points"], dependencies=[Depends(rate_limit)])
 
 
-@router.get("/balance", summary="My points balance")
+@router.get("/balance", summary="My points balance, the points held by redemptions in flight, and the rest")
 def balance(user: CurrentUserDep, ledger: PointsLedgerDep) -> Envelope[BalanceOut]:
-    return ok(BalanceOut(user_id=user.id, balance=ledger.balance(user.id)))
+    points = ledger.available(user.id)
+    return ok(BalanceOut(user_id=user.id, balance=points.balance, held=points.held, available=points.available))
 
 
 @router.get("/ledger", summary="My ledger entries, newest first (meta.total)")

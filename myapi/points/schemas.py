@@ -11,6 +11,8 @@ from myapi.core.schemas import KstDateTime
 class BalanceOut(BaseModel):
     user_id: int
     balance: int
+    held: int = Field(description="Points held by redemptions in flight (not spendable)")
+    available: int = Field(description="balance - held")
 
 
 class LedgerEntryOut(BaseModel):

@@ -64,7 +64,7 @@ def test_an_adjustment_below_zero_is_POINT_001_and_writes_nothing(
     r = _adjust(client, admin, player_id, {"delta": -5000, "reason": "clawback"})
     assert r.status_code == 409, r.text
     assert error_code(r) == "POINT_001"
-    assert r.json()["error"]["details"] == {"balance": 1000, "required": 5000}
+    assert r.json()["error"]["details"] == {"balance": 1000, "held": 0, "required": 5000}
     # The audit row was written before the ledger refused: the whole request rolled back.
     assert count(db, "SELECT count(*) FROM crypto.audit_log WHERE action = 'points.adjust'") == 0
     assert count(db, "SELECT count(*) FROM crypto.points_ledger WHERE user_id = :u", u=player_id) == 1

@@ -29,6 +29,8 @@ def test_production_with_real_values_loads() -> None:
         ({"vendor_webhook_secret": "short"}, "VENDOR_WEBHOOK_SECRET"),
         ({"dev_login_enabled": True}, "DEV_LOGIN_ENABLED"),
         ({"eod_provider": "sandbox"}, "EOD_PROVIDER"),
+        ({"reward_sandbox_enabled": True}, "REWARD_SANDBOX_ENABLED"),
+        ({"reward_vendor_url": "http://vendor.internal"}, "REWARD_VENDOR_URL"),
         ({"jwt_private_keys": ""}, "JWT_PRIVATE_KEYS"),
     ],
 )
