@@ -17,12 +17,12 @@ router = APIRouter(prefix="/v1/points", tags=["points"], dependencies=[Depends(r
 @router.get("/balance", summary="My points balance, the points held by redemptions in flight, and the rest")
 def balance(user: CurrentUserDep, ledger: PointsLedgerDep) -> Envelope[BalanceOut]:
     points = ledger.available(user.id)
-    return ok(BalanceOut(user_id=user.id, balance=points.balance, held=points.held, available=points.available))
+    return ok(
+        BalanceOut(user_id=user.id, balance=points.balance, held=points.held, available=points.available)
+    )
 
 
 @router.get("/ledger", summary="My ledger entries, newest first (meta.total)")
-def ledger(
-    user: CurrentUserDep, ledger: PointsLedgerDep, page: PageDep
-) -> Envelope[list[LedgerEntryOut]]:
+def ledger(user: CurrentUserDep, ledger: PointsLedgerDep, page: PageDep) -> Envelope[list[LedgerEntryOut]]:
     rows, total = ledger.ledger(user.id, page.limit, page.offset)
     return page_of(LedgerEntryOut, rows, total, page)
