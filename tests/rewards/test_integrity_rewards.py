@@ -52,9 +52,10 @@ def _debit(db: Session, user_id: int, ref_id: str, amount: int) -> None:
     """A REDEEM debit, with the balance moved too (so the ledger checks still pass)."""
     db.execute(
         text(
-            "INSERT INTO crypto.points_ledger (user_id, delta_points, reason, ref_type, ref_id, balance_after) "
-            "SELECT :u, -:a, 'reward_redemption', 'REDEEM', :r, balance - :a FROM crypto.point_balances "
-            "WHERE user_id = :u"
+            "INSERT INTO crypto.points_ledger "
+            "(user_id, delta_points, reason, ref_type, ref_id, balance_after) "
+            "SELECT :u, -:a, 'reward_redemption', 'REDEEM', :r, balance - :a "
+            "FROM crypto.point_balances WHERE user_id = :u"
         ),
         {"u": user_id, "a": amount, "r": ref_id},
     )
