@@ -2,7 +2,7 @@
 
 PostgreSQL (DATABASE_URL, else 127.0.0.1:5432, else embedded) -> SQS endpoint
 (SQS_ENDPOINT_URL, else in-process) -> queues ensured -> `alembic upgrade head` ->
-demo data -> the pipeline processes (two workers, the outbox relay, the scheduler, with
+demo data -> the pipeline processes (three workers, the outbox relay, the scheduler, with
 the sandbox EOD provider) -> the API on http://127.0.0.1:8000 (docs at /docs).
 Ctrl-C stops everything this command started.
 """
