@@ -62,6 +62,7 @@ class PointsLedger:
         ref_id: str,
         trading_day: date | None = None,
         symbol: str | None = None,
+        releasing_hold: tuple[str, str] | None = None,
     ) -> LedgerResult:
         """Apply one point change in the caller's transaction.
 
@@ -69,25 +70,9 @@ class PointsLedger:
         serialised; a (ref_type, ref_id) that was already applied is a no-op that returns
         the original entry (retries and duplicate deliveries are safe); the balance never
         goes negative, nor below the points in open holds (POINT_001); the entry records
-        balance_after.
+        balance_after. `releasing_hold` is the (ref_type, ref_id) of a hold this debit
+        commits: its points are not counted as held (commit_hold passes it).
         """
-        return self._apply(
-            user_id=user_id, delta=delta, reason=reason, ref_type=ref_type, ref_id=ref_id,
-            trading_day=trading_day, symbol=symbol, releasing=None,
-        )  # fmt: skip
-
-    def _apply(
-        self,
-        *,
-        user_id: int,
-        delta: int,
-        reason: str,
-        ref_type: str,
-        ref_id: str,
-        trading_day: date | None,
-        symbol: str | None,
-        releasing: tuple[str, str] | None,
-    ) -> LedgerResult:
         if delta == 0:
             raise ValueError("a ledger entry needs a non-zero delta")
         balance = self._repo.lock_balance(user_id)
@@ -97,7 +82,7 @@ class PointsLedger:
                 existing.id, existing.user_id, existing.delta_points, existing.balance_after, False
             )
         new_balance = balance + delta
-        held = self._repo.held(user_id, except_ref=releasing) if delta < 0 else 0
+        held = self._repo.held(user_id, except_ref=releasing_hold) if delta < 0 else 0
         if new_balance < held:
             raise InsufficientPointsError(details={"balance": balance, "held": held, "required": -delta})
         now = self._clock.now()
@@ -154,9 +139,9 @@ class PointsLedger:
             raise LookupError(f"no hold {ref_type}:{ref_id}")
         if hold.status == HoldStatus.CANCELLED:
             raise HoldSettledError(details={"ref": f"{ref_type}:{ref_id}", "status": str(hold.status)})
-        result = self._apply(
+        result = self.apply(
             user_id=hold.user_id, delta=-hold.amount, reason=reason, ref_type=ref_type, ref_id=ref_id,
-            trading_day=None, symbol=None, releasing=(ref_type, ref_id),
+            releasing_hold=(ref_type, ref_id),
         )  # fmt: skip
         self._settle_hold(hold, HoldStatus.COMMITTED)
         return result
