@@ -164,14 +164,14 @@ def test_cli_ensure_runs_as_a_command(fresh_settings: Settings) -> None:
     # Only the queues a worker consumes (the event catalogue's consumed_queues()).
     assert result["ok"] is True
     assert sorted(q["queue"] for q in result["queues"]) == sorted(
-        fresh_settings.queue_names[k] for k in ("eod_fetch", "settlement_compute")
+        fresh_settings.queue_names[k] for k in ("eod_fetch", "rewards_saga", "settlement_compute")
     )
     status = subprocess.run(
         [sys.executable, "-m", "batch.queues", "status"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert status.returncode == 0, status.stderr
-    assert len(json.loads(status.stdout)["queues"]) == 4  # two queues, each with its DLQ
+    assert len(json.loads(status.stdout)["queues"]) == 6  # three queues, each with its DLQ
 
 
 def test_redrive_moves_dead_letters_back_to_their_queue(fresh_settings: Settings) -> None:
