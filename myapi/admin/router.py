@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
+from pydantic import AwareDatetime
 
 from myapi.admin.schemas import EarlyCutoffIn, IntegrityOut
 from myapi.auth.guards import AdminDep, require_admin
@@ -137,8 +138,10 @@ def reward_redemptions(
     status: RedemptionStatus | None = None,
     user_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     sku: Annotated[Sku | None, Query()] = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
+    created_from: Annotated[AwareDatetime | None, Query(description="ISO-8601 with an offset")] = None,
+    created_to: Annotated[
+        AwareDatetime | None, Query(description="exclusive; ISO-8601 with an offset")
+    ] = None,
 ) -> Envelope[list[AdminRedemptionOut]]:
     where = RedemptionFilter(status, user_id, sku, created_from, created_to)
     views, total = service.redemptions(where, page.limit, page.offset)

@@ -155,6 +155,12 @@ class RewardsRepository:
             stmt = stmt.with_for_update()
         return self.session.scalars(stmt).one_or_none()
 
+    def retry_of(self, redemption_id: int) -> int | None:
+        """The id of the redemption that retries `redemption_id`, if any."""
+        stmt = select(RewardRedemption.id).where(RewardRedemption.retry_of == redemption_id).limit(1)
+        found = self.session.scalar(stmt)
+        return int(found) if found is not None else None
+
     def count_since(self, user_id: int, since: datetime) -> int:
         """The user's redemptions created since `since` that count against the cap."""
         stmt = select(func.count()).where(

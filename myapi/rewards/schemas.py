@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -130,11 +129,3 @@ class ReasonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Reason
-
-
-class RedemptionQuery(BaseModel):
-    status: RedemptionStatus | None = None
-    user_id: int | None = None
-    sku: str | None = None
-    created_from: datetime | None = None
-    created_to: datetime | None = None

@@ -383,12 +383,16 @@ class RewardService:
     def retry(self, redemption_id: int, *, reason: str, admin_id: int) -> RedemptionView:
         """Retry a FAILED redemption (audited): a new redemption of the same SKU at the
         original cost, for the same player, through the whole saga again (REWARD_006
-        for any other status). The monthly cap does not apply: it replaces one."""
+        for any other status, or when it was retried already: a FAILED retry is retried
+        in its turn). The monthly cap does not apply: it replaces one."""
         failed = self._repo.get(redemption_id, lock=True)
         if failed is None:
             raise RedemptionNotFoundError(details={"redemption_id": redemption_id})
         if failed.status != RedemptionStatus.FAILED:
             raise RedemptionStateError(details={"status": str(failed.status), "allowed": ["FAILED"]})
+        earlier = self._repo.retry_of(failed.id)
+        if earlier is not None:  # retried once already: the retry is the one to follow
+            raise RedemptionStateError("This redemption was retried already", details={"retried_as": earlier})
         item = self._repo.get_item(failed.sku)
         if item is None or not item.is_active:
             raise UnknownRewardError(details={"sku": failed.sku})
