@@ -1,16 +1,12 @@
-"""Reward vendors: the HTTP client against a local fake vendor (scripted per SKU or per
-key), and the sandbox."""
+"""Reward vendors: the HTTP client against a local fake vendor (tests/support/fake_vendor.py,
+scripted per SKU or per key), and the sandbox."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import httpx
 import pytest
@@ -25,168 +21,10 @@ from myapi.providers.rewards import (
     VendorUnavailableError,
     sandbox_code,
 )
-from tests.support.http_server import LoopbackFake, LoopbackServer, running, send_json
+from tests.support.fake_vendor import API_KEY, FakeGiftVendor, vendor_code
+from tests.support.http_server import running
 
-API_KEY = "sk-live-7f3a9c1e5b2d"
 TIMEOUT_S = 0.3
-HANG_S = 1.5  # past the client's read timeout
-
-
-def vendor_code(key: str) -> str:
-    return "GV-" + hashlib.sha256(key.encode()).hexdigest()[:16].upper()
-
-
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any] | None
-
-
-@dataclass
-class FakeGiftVendor(LoopbackFake):
-    """The protocol of myapi/providers/rewards/http.py, with scripted misbehaviour.
-
-    * `rejected[sku] = (status, reason)`: POST answers that 4xx.
-    * `fail_first[sku or key] = n`: the first n requests (POST for a sku, GET or POST for
-      a key) answer `fail_status` (503 unless set), then it behaves.
-    * `hang_skus`: the order is placed, then the answer comes after HANG_S (the client
-      times out; a later GET finds the order ISSUED).
-    * `pending_polls[sku] = n`: the order is PENDING, and GET answers PENDING n - 1 more
-      times before ISSUED.
-    """
-
-    requests: list[Recorded] = field(default_factory=list)
-    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
-    rejected: dict[str, tuple[int, str]] = field(default_factory=dict)
-    fail_first: dict[str, int] = field(default_factory=dict)
-    fail_status: int = 503
-    hang_skus: set[str] = field(default_factory=set)
-    pending_polls: dict[str, int] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    stopping: threading.Event = field(default_factory=threading.Event)
-
-    def reset(self) -> None:
-        with self.lock:
-            self.requests.clear()
-            self.orders.clear()
-            self.rejected.clear()
-            self.fail_first.clear()
-            self.fail_status = 503
-            self.hang_skus.clear()
-            self.pending_polls.clear()
-
-    def count(self, method: str) -> int:
-        with self.lock:
-            return sum(1 for r in self.requests if r.method == method)
-
-    def _failing(self, *names: str) -> bool:
-        for name in names:
-            left = self.fail_first.get(name, 0)
-            if left > 0:
-                self.fail_first[name] = left - 1
-                return True
-        return False
-
-    def _public(self, key: str) -> dict[str, Any]:
-        stored = self.orders[key]
-        order = {k: v for k, v in stored.items() if k in ("key", "status", "code", "reason")}
-        if order["status"] != "ISSUED":
-            order.pop("code", None)
-        return order
-
-    def handle(self, method: str, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any, bool]:
-        """(status, JSON answer, hang first)."""
-        with self.lock:
-            self.requests.append(Recorded(method, path, headers, body if isinstance(body, dict) else None))
-            if headers.get("authorization") != f"Bearer {API_KEY}":
-                presented = headers.get("authorization", "")
-                return 401, {"error": {"type": "unauthorized", "reason": f"bad token {presented}"}}, False
-            if method == "POST" and path == "/v1/orders":
-                return self._post(headers, body)
-            if method == "GET" and path.startswith("/v1/orders/"):
-                return self._get(path.removeprefix("/v1/orders/"))
-            return 404, {"error": {"type": "not_found", "reason": "no such route"}}, False
-
-    def _post(self, headers: dict[str, str], body: Any) -> tuple[int, Any, bool]:
-        if not isinstance(body, dict) or not all(
-            isinstance(body.get(f), str) for f in ("idempotency_key", "sku", "user_ref")
-        ):
-            return 400, {"error": {"type": "bad_request", "reason": "malformed body"}}, False
-        key, sku, user_ref = body["idempotency_key"], body["sku"], body["user_ref"]
-        if headers.get("idempotency-key") != key:
-            return 400, {"error": {"type": "bad_request", "reason": "Idempotency-Key mismatch"}}, False
-        if self._failing(sku, key):
-            return self.fail_status, {"error": {"type": "unavailable", "reason": "try later"}}, False
-        if key in self.orders:
-            stored = self.orders[key]
-            if (stored["sku"], stored["user_ref"]) != (sku, user_ref):
-                reason = "idempotency key reused with a different request"
-                return 409, {"error": {"type": "conflict", "reason": reason}}, False
-            return 200, {"order": self._public(key)}, False
-        if sku in self.rejected:
-            status, reason = self.rejected[sku]
-            return status, {"error": {"type": "refused", "reason": reason}}, False
-        polls = self.pending_polls.get(sku, 0)
-        self.orders[key] = {
-            "key": key,
-            "sku": sku,
-            "user_ref": user_ref,
-            "status": "PENDING" if polls else "ISSUED",
-            "code": vendor_code(key),
-            "polls_left": polls - 1,
-            "reason": "being prepared" if polls else None,
-        }
-        return 201, {"order": self._public(key)}, sku in self.hang_skus
-
-    def _get(self, key: str) -> tuple[int, Any, bool]:
-        if self._failing(key):
-            return self.fail_status, {"error": {"type": "unavailable", "reason": "try later"}}, False
-        stored = self.orders.get(key)
-        if stored is None:
-            return 404, {"error": {"type": "not_found", "reason": "no such order"}}, False
-        if stored["status"] == "PENDING":
-            if stored["polls_left"] <= 0:
-                stored["status"], stored["reason"] = "ISSUED", None
-            stored["polls_left"] -= 1
-        return 200, {"order": self._public(key)}, False
-
-    def start(self) -> None:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-            def _serve(self, method: str) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    body = raw.decode(errors="replace")
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                status, answer, hang = fake.handle(method, self.path, headers, body)
-                if hang and fake.stopping.wait(HANG_S):
-                    return
-                data = json.dumps(answer).encode()
-                send_json(self, status, data)
-
-            def do_GET(self) -> None:
-                self._serve("GET")
-
-            def do_POST(self) -> None:
-                self._serve("POST")
-
-        self.server = LoopbackServer(Handler)
-
-    def stop(self) -> None:
-        self.stopping.set()
-        super().stop()
 
 
 @pytest.fixture(scope="module")
