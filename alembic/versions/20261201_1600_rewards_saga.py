@@ -62,6 +62,11 @@ def upgrade() -> None:
         "rewards_redemptions", "rewards_redemptions", ["retry_of"], ["id"],
         source_schema=S, referent_schema=S, ondelete="RESTRICT",
     )  # fmt: skip
+    # A FAILED redemption is retried at most once.
+    op.create_index(
+        op.f("ix_rewards_redemptions_retry_of"), "rewards_redemptions", ["retry_of"], unique=True, schema=S,
+        postgresql_where=sa.text("retry_of IS NOT NULL"),
+    )  # fmt: skip
     op.create_check_constraint(
         op.f("ck_rewards_redemptions_vendor_state_known"),
         "rewards_redemptions",
@@ -86,6 +91,7 @@ def downgrade() -> None:
     op.drop_constraint(
         op.f("ck_rewards_redemptions_vendor_state_known"), "rewards_redemptions", schema=S, type_="check"
     )
+    op.drop_index(op.f("ix_rewards_redemptions_retry_of"), "rewards_redemptions", schema=S)
     op.drop_constraint(
         op.f("fk_rewards_redemptions_retry_of_rewards_redemptions"), "rewards_redemptions", schema=S,
         type_="foreignkey",

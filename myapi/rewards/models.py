@@ -64,6 +64,8 @@ class RewardRedemption(Base):
         ),
         Index(None, "user_id", "created_at"),
         Index(None, "status", "updated_at"),
+        # A FAILED redemption is retried at most once.
+        Index(None, "retry_of", unique=True, postgresql_where=text("retry_of IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)

@@ -49,7 +49,7 @@ from myapi.providers.rewards import (
     VendorUnavailableError,
 )
 from myapi.rewards.models import RewardRedemption
-from myapi.rewards.repository import RewardsRepository
+from myapi.rewards.repository import IN_FLIGHT, RewardsRepository
 from myapi.rewards.service import (
     RedemptionNotFoundError,
     RedemptionStateError,
@@ -201,7 +201,7 @@ class RedemptionSaga:
         r = self._read(redemption_id)
         answer: str | None = None
         vendor = self._vendors.get(r.vendor)
-        if r.vendor_requested_at is not None and vendor is not None:
+        if r.status in IN_FLIGHT and r.vendor_requested_at is not None and vendor is not None:
             try:
                 order = vendor.status(str(r.id))
             except VendorError as exc:
@@ -210,9 +210,12 @@ class RedemptionSaga:
                 answer = order.status if order is not None else "no order"
                 if order is not None and order.status == "ISSUED":
                     self._resolve(r.id, order)
+                    now = self._read(redemption_id).status
                     raise RedemptionStateError(
-                        "The vendor issued this code: the redemption was completed, not refunded",
-                        details={"status": "ISSUED", "vendor_answer": "ISSUED"},
+                        "The vendor issued this code: the redemption was completed, not refunded"
+                        if now == RedemptionStatus.ISSUED
+                        else "The redemption ended meanwhile",
+                        details={"status": str(now), "vendor_answer": "ISSUED"},
                     )
         with unit_of_work(self._factory) as session:
             service = RewardService(session, self._clock, self._settings, self._vendors.keys())
