@@ -28,6 +28,9 @@ DEMO_CATALOG = (
 )
 
 
+LEGACY_DEMO_VENDOR = "demo-vendor"
+
+
 @dataclass(frozen=True)
 class SeedResult:
     trading_day: str
@@ -51,7 +54,10 @@ def seed(settings: Settings) -> SeedResult:
             session = f"{exc.code} {exc.details}"
         with unit_of_work(container.sessionmaker()) as db:
             items = container.universe_service(db).list_for_day(day)
-            rewards_added = RewardsRepository(db).insert_missing_items(DEMO_CATALOG)
+            rewards = RewardsRepository(db)
+            # Databases seeded before the sandbox vendor existed named a vendor nobody runs.
+            rewards.move_vendor(LEGACY_DEMO_VENDOR, SANDBOX_VENDOR, container.clock().now())
+            rewards_added = rewards.insert_missing_items(DEMO_CATALOG)
         with_baseline = sum(1 for item in items if item.baseline_price is not None)
         return SeedResult(day.isoformat(), universe_added, with_baseline, session, rewards_added)
     finally:

@@ -3,9 +3,11 @@
 * `rewards_inventory.issued`: codes handed out. Stock is split into available, reserved
   (a saga in flight) and issued; `reserved + issued <= stock` replaces
   `reserved <= stock`.
-* `rewards_redemptions`: the vendor the redemption was priced with, what the saga knows
-  of its vendor order (first request, attempts, the last answer and when it was read),
-  and `retry_of` for an operator's retry of a FAILED redemption (a new redemption).
+* `rewards_redemptions`: the vendor the redemption was priced with, its idempotency key
+  at the vendor (a UUID: unique across databases sharing a vendor account, unlike the
+  id), what the saga knows of its vendor order (first request, attempts, the last answer
+  and when it was read, the lease of a call in flight), and `retry_of` for an
+  operator's retry of a FAILED redemption (a new redemption, at most one).
 * `points_holds.expires_at`: a hold is a two-phase transfer with a timeout; an OPEN hold
   past it is a saga the sweeper resumes or compensates (and an integrity failure if it
   stays so).
@@ -49,6 +51,8 @@ def upgrade() -> None:
         sa.Column("vendor_attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("vendor_state", sa.String(length=16), nullable=True),
         sa.Column("vendor_checked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("vendor_call_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("vendor_key", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
         sa.Column("retry_of", sa.BigInteger(), nullable=True),
     ):
         op.add_column("rewards_redemptions", column, schema=S)
@@ -62,6 +66,9 @@ def upgrade() -> None:
         "rewards_redemptions", "rewards_redemptions", ["retry_of"], ["id"],
         source_schema=S, referent_schema=S, ondelete="RESTRICT",
     )  # fmt: skip
+    op.create_unique_constraint(
+        op.f("uq_rewards_redemptions_vendor_key"), "rewards_redemptions", ["vendor_key"], schema=S
+    )
     # A FAILED redemption is retried at most once.
     op.create_index(
         op.f("ix_rewards_redemptions_retry_of"), "rewards_redemptions", ["retry_of"], unique=True, schema=S,
@@ -70,7 +77,7 @@ def upgrade() -> None:
     op.create_check_constraint(
         op.f("ck_rewards_redemptions_vendor_state_known"),
         "rewards_redemptions",
-        "vendor_state IS NULL OR vendor_state IN ('PENDING', 'UNKNOWN', 'UNAVAILABLE')",
+        "vendor_state IS NULL OR vendor_state IN ('PENDING', 'UNKNOWN', 'UNAVAILABLE', 'ORPHANED')",
         schema=S,
     )
     op.add_column(
@@ -92,12 +99,13 @@ def downgrade() -> None:
         op.f("ck_rewards_redemptions_vendor_state_known"), "rewards_redemptions", schema=S, type_="check"
     )
     op.drop_index(op.f("ix_rewards_redemptions_retry_of"), "rewards_redemptions", schema=S)
+    op.drop_constraint(op.f("uq_rewards_redemptions_vendor_key"), "rewards_redemptions", schema=S, type_="unique")
     op.drop_constraint(
         op.f("fk_rewards_redemptions_retry_of_rewards_redemptions"), "rewards_redemptions", schema=S,
         type_="foreignkey",
     )  # fmt: skip
     for name in (
-        "retry_of", "vendor_checked_at", "vendor_state", "vendor_attempts", "vendor_requested_at", "vendor"
+        "retry_of", "vendor_key", "vendor_call_until", "vendor_checked_at", "vendor_state", "vendor_attempts", "vendor_requested_at", "vendor"
     ):  # fmt: skip
         op.drop_column("rewards_redemptions", name, schema=S)
     op.drop_constraint(

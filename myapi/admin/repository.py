@@ -114,6 +114,24 @@ CHECKS: dict[str, tuple[str, str]] = {
         ORDER BY 1 LIMIT :limit
         """,
     ),
+    "redemption_holds_match": (
+        "Every redemption in flight has the hold its state needs (RESERVED: OPEN; REQUESTED: none "
+        "or OPEN), every REDEEM hold is of its redemption's cost, and belongs to a redemption",
+        """
+        SELECT r.id AS redemption_id, r.status::text AS status, h.status::text AS hold_status,
+               h.amount, r.cost_points
+        FROM crypto.rewards_redemptions r
+        LEFT JOIN crypto.points_holds h ON h.ref_type = 'REDEEM' AND h.ref_id = r.id::text
+        WHERE (r.status = 'RESERVED' AND h.status IS DISTINCT FROM 'OPEN')
+           OR (r.status = 'REQUESTED' AND h.status IS NOT NULL AND h.status <> 'OPEN')
+           OR (h.id IS NOT NULL AND h.amount <> r.cost_points)
+        UNION ALL
+        SELECT NULL, 'no redemption', h.status::text, h.amount, NULL FROM crypto.points_holds h
+        WHERE h.ref_type = 'REDEEM'
+          AND NOT EXISTS (SELECT 1 FROM crypto.rewards_redemptions r WHERE r.id::text = h.ref_id)
+        ORDER BY 1 LIMIT :limit
+        """,
+    ),
     "no_expired_open_hold": (
         "No OPEN hold is past its expiry (a saga stuck beyond REWARD_SAGA_TIMEOUT_S)",
         """

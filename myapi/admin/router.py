@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AwareDatetime
@@ -24,7 +24,14 @@ from myapi.deps import (
 )
 from myapi.jobs.schemas import JobOut, JobRunOut
 from myapi.points.schemas import AdjustIn, AdjustOut
-from myapi.rewards.schemas import AdminRedemptionOut, InventoryItemOut, InventoryUpsertIn, ReasonIn, Sku
+from myapi.rewards.schemas import (
+    AdminRedemptionOut,
+    InventoryItemOut,
+    InventoryUpsertIn,
+    ReasonIn,
+    RefundIn,
+    Sku,
+)
 from myapi.rewards.service import RedemptionFilter
 from myapi.settlement.schemas import SettlementSummaryOut
 from myapi.universe.schemas import UniverseUpsertIn, UniverseUpsertOut
@@ -142,8 +149,12 @@ def reward_redemptions(
     created_to: Annotated[
         AwareDatetime | None, Query(description="exclusive; ISO-8601 with an offset")
     ] = None,
+    vendor_state: Annotated[
+        Literal["PENDING", "UNKNOWN", "UNAVAILABLE", "ORPHANED"] | None,
+        Query(description="ORPHANED: a code the vendor issued after the redemption was compensated"),
+    ] = None,
 ) -> Envelope[list[AdminRedemptionOut]]:
-    where = RedemptionFilter(status, user_id, sku, created_from, created_to)
+    where = RedemptionFilter(status, user_id, sku, created_from, created_to, vendor_state)
     views, total = service.redemptions(where, page.limit, page.offset)
     return ok([AdminRedemptionOut.of(v) for v in views], total=total, limit=page.limit, offset=page.offset)
 
@@ -161,10 +172,12 @@ def reward_retry(
 
 @router.post(
     "/rewards/redemptions/{redemption_id}/refund",
-    summary="End a stuck redemption by hand: stock and points back (reason required; audited; "
-    "the vendor is asked first, and an order it issued is completed instead)",
+    summary="End a stuck redemption by hand: stock and points back (reason required; audited). "
+    "The vendor is asked first: an order it issued is completed instead; a call in flight refuses it; "
+    "an open answer (PENDING, no answer) needs force",
 )
 def reward_refund(
-    redemption_id: RedemptionId, body: ReasonIn, admin: AdminDep, saga: RewardSagaDep
+    redemption_id: RedemptionId, body: RefundIn, admin: AdminDep, saga: RewardSagaDep
 ) -> Envelope[AdminRedemptionOut]:
-    return ok(AdminRedemptionOut.of(saga.refund(redemption_id, reason=body.reason, admin_id=admin.id)))
+    view = saga.refund(redemption_id, reason=body.reason, admin_id=admin.id, force=body.force)
+    return ok(AdminRedemptionOut.of(view))

@@ -239,6 +239,15 @@ class Settings(BaseSettings):
         return problems
 
     @property
+    def reward_vendor_call_budget_s(self) -> float:
+        """The longest one issue call to the HTTP vendor can take (every attempt timing
+        out, with the back-off between, and a margin): the lease of a call in flight,
+        before which no other process may give up on its order."""
+        attempts = self.reward_vendor_retries
+        per_attempt = self.reward_vendor_connect_timeout_s + self.reward_vendor_read_timeout_s
+        return attempts * per_attempt + (attempts - 1) * 5.0 + 5.0
+
+    @property
     def is_production(self) -> bool:
         return self.environment == "production"
 

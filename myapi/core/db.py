@@ -68,6 +68,9 @@ def _engine(
         max_overflow=max_overflow,
         pool_timeout=settings.db_pool_timeout_s,
         connect_args={"application_name": "oxuniverse", "options": options, "connect_timeout": 5},
+        # Bound values never reach an exception's text (and so a log line): some are
+        # secrets (an issued gift code, a token hash).
+        hide_parameters=True,
         **extra,
     )
     ping_when_idle(engine, settings.db_ping_idle_s)

@@ -236,11 +236,8 @@ class Jobs:
                 continue
             result = self._run_step(step)
             actions.append({"step": _STEP_NAMES.get(step.kind, result.job), **result.details})
-        sweep = self._c.reward_saga()
-        due = sweep.due()
-        if due:  # a sweep with work to do (no job run recorded for an empty one)
-            result = self.sweep_rewards(due)
-            actions.append({"step": "rewards.sweep", **result.details})
+        if self._c.reward_saga().due():  # a sweep with work to do (none recorded otherwise)
+            actions.append({"step": "rewards.sweep", **self.sweep_rewards().details})
         return self._runner.run(JobName.TICK, lambda _s: {"actions": actions})
 
     def _run_step(self, step: CycleStep) -> JobResult:
@@ -261,11 +258,12 @@ class Jobs:
         saga = self._c.reward_saga()
         return self._runner.run(JobName.REWARD_SAGA, lambda _s: saga.advance(redemption_id))
 
-    def sweep_rewards(self, ids: list[int] | None = None) -> JobResult:
-        """Resume or compensate redemption sagas idle past REWARD_SAGA_TIMEOUT_S, and ask
-        the vendor again about PENDING / unknown orders (part of the reconcile tick)."""
+    def sweep_rewards(self) -> JobResult:
+        """Hand redemption sagas idle past REWARD_SAGA_TIMEOUT_S, and those whose vendor
+        answer is due to be asked again, back to the saga workers (part of the reconcile
+        tick; RedemptionSaga.sweep)."""
         saga = self._c.reward_saga()
-        return self._runner.run(JobName.REWARD_SWEEP, lambda _s: saga.sweep(ids))
+        return self._runner.run(JobName.REWARD_SWEEP, lambda _s: saga.sweep())
 
     # --- housekeeping --------------------------------------------------------------
     def gc(self) -> JobResult:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlalchemy import (
@@ -11,6 +12,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    Uuid,
     func,
     text,
 )
@@ -59,7 +61,7 @@ class RewardRedemption(Base):
         CheckConstraint("cost_points > 0", name="cost_positive"),
         CheckConstraint("(status = 'ISSUED') = (vendor_code IS NOT NULL)", name="issued_has_code"),
         CheckConstraint(
-            "vendor_state IS NULL OR vendor_state IN ('PENDING', 'UNKNOWN', 'UNAVAILABLE')",
+            "vendor_state IS NULL OR vendor_state IN ('PENDING', 'UNKNOWN', 'UNAVAILABLE', 'ORPHANED')",
             name="vendor_state_known",
         ),
         Index(None, "user_id", "created_at"),
@@ -76,12 +78,18 @@ class RewardRedemption(Base):
     status: Mapped[RedemptionStatus] = mapped_column(REDEMPTION_STATUS, server_default=text("'REQUESTED'"))
     vendor_code: Mapped[str | None] = mapped_column(Text)
     failure_reason: Mapped[str | None] = mapped_column(Text)
-    # The vendor order: first asked at, issue calls made, the last non-final answer
-    # (PENDING; UNKNOWN after a timeout; UNAVAILABLE: not accepted) and when it was read.
+    # The vendor order: its idempotency key; first asked at, issue calls made, the last
+    # non-final answer (PENDING; UNKNOWN after a timeout; UNAVAILABLE: not accepted;
+    # ORPHANED on a final redemption: a code arrived after it was compensated) and when
+    # it was read; until when a call in flight may still answer (its lease).
+    vendor_key: Mapped[uuid.UUID] = mapped_column(
+        Uuid, unique=True, server_default=text("gen_random_uuid()"), default=uuid.uuid4
+    )
     vendor_requested_at: Mapped[datetime | None]
     vendor_attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     vendor_state: Mapped[str | None] = mapped_column(String(16))
     vendor_checked_at: Mapped[datetime | None]
+    vendor_call_until: Mapped[datetime | None]
     retry_of: Mapped[int | None] = mapped_column(ForeignKey("rewards_redemptions.id", ondelete="RESTRICT"))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -99,6 +99,13 @@ class RewardsRepository:
         )
         return self.session.scalars(stmt).one()
 
+    def move_vendor(self, old: str, new: str, now: datetime) -> int:
+        """Point the SKUs of vendor `old` at vendor `new`; how many moved."""
+        result = self.session.execute(
+            update(RewardInventory).where(RewardInventory.vendor == old).values(vendor=new, updated_at=now)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     def set_active(self, sku: str, active: bool, now: datetime) -> None:
         self.session.execute(
             update(RewardInventory).where(RewardInventory.sku == sku).values(is_active=active, updated_at=now)
@@ -197,6 +204,7 @@ class RewardsRepository:
         sku: str | None = None,
         created_from: datetime | None = None,
         created_to: datetime | None = None,
+        vendor_state: str | None = None,
     ) -> tuple[list[RewardRedemption], int]:
         conditions = []
         if status is not None:
@@ -209,6 +217,8 @@ class RewardsRepository:
             conditions.append(RewardRedemption.created_at >= created_from)
         if created_to is not None:
             conditions.append(RewardRedemption.created_at < created_to)
+        if vendor_state is not None:
+            conditions.append(RewardRedemption.vendor_state == vendor_state)
         total = int(
             self.session.scalar(select(func.count()).select_from(RewardRedemption).where(*conditions)) or 0
         )
@@ -229,12 +239,15 @@ class RewardsRepository:
         )
         return {sku: title for sku, title in rows}
 
-    def due_for_sweep(self, *, idle_before: datetime, poll_before: datetime, limit: int) -> list[int]:
+    def due_for_sweep(
+        self, *, idle_before: datetime, poll_before: datetime, limit: int, lock: bool = False
+    ) -> list[RewardRedemption]:
         """Sagas to resume: in flight and idle since `idle_before` (a lost or dead-lettered
         message, a crashed worker), or waiting on a vendor answer (PENDING / UNKNOWN)
-        last read before `poll_before`. Oldest first."""
-        rows = self.session.scalars(
-            select(RewardRedemption.id)
+        last read before `poll_before`. Oldest first; `lock` takes them FOR UPDATE SKIP
+        LOCKED (a saga step holding one is not waited for)."""
+        stmt = (
+            select(RewardRedemption)
             .where(
                 RewardRedemption.status.in_(IN_FLIGHT),
                 (RewardRedemption.updated_at < idle_before)
@@ -246,4 +259,6 @@ class RewardsRepository:
             .order_by(RewardRedemption.updated_at, RewardRedemption.id)
             .limit(limit)
         )
-        return list(rows)
+        if lock:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list(self.session.scalars(stmt))

@@ -28,18 +28,18 @@ PENDING / unknown orders.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from myapi.audit.repository import AuditRepository
 from myapi.core.clock import Clock
 from myapi.core.config import Settings
 from myapi.core.db import unit_of_work
 from myapi.core.enums import RedemptionStatus
-from myapi.core.errors import AppError, ServiceUnavailableError
+from myapi.core.errors import ServiceUnavailableError
 from myapi.providers.rewards import (
     RewardVendor,
     VendorError,
@@ -92,8 +92,11 @@ class RedemptionSaga:
         if r.status == RedemptionStatus.REQUESTED:
             step = self._step(lambda s: s.hold(redemption_id))
             if step.status == RedemptionStatus.REQUESTED:
-                self._step(lambda s: s.reserve(redemption_id))
-            r = self._read(redemption_id)
+                step = self._step(lambda s: s.reserve(redemption_id))
+            if step.status != RedemptionStatus.RESERVED or not step.changed:
+                r = self._read(redemption_id)  # failed, or another process moved it on
+            else:  # reserved just now: the vendor has not been asked (the copy is detached)
+                r.status = RedemptionStatus.RESERVED
         if r.status == RedemptionStatus.RESERVED:
             self._vendor_step(r)
             r = self._read(redemption_id)
@@ -108,7 +111,7 @@ class RedemptionSaga:
             raise RewardVendorUnavailableError(
                 f"vendor {r.vendor!r} of redemption {r.id} is not configured in this process"
             )
-        key = str(r.id)
+        key = str(r.vendor_key)
         if (
             r.vendor_state in ("PENDING", "UNKNOWN")
             or r.vendor_attempts >= self._settings.reward_vendor_max_attempts
@@ -124,7 +127,12 @@ class RedemptionSaga:
                 self._resolve(r.id, order)
                 return
             if r.vendor_attempts >= self._settings.reward_vendor_max_attempts:
-                self._compensate(r.id, f"the vendor has no order after {r.vendor_attempts} attempts")
+                attempts = r.vendor_attempts
+                self._step(
+                    lambda s: s.give_up(
+                        r.id, f"the vendor has no order after {attempts} attempts", seen_attempts=attempts
+                    )
+                )
                 return
         self._issue(vendor, r)
 
@@ -132,7 +140,7 @@ class RedemptionSaga:
         asked = self._step(lambda s: s.begin_vendor_call(r.id))
         if asked is None:  # cancelled or finished meanwhile
             return
-        key = str(r.id)
+        key = str(r.vendor_key)
         try:
             order = vendor.issue(key, r.sku, f"user-{r.user_id}")
         except VendorRejectedError as exc:
@@ -173,37 +181,40 @@ class RedemptionSaga:
         due to be asked again)."""
         now = self._clock.now()
         with unit_of_work(self._factory) as session:
-            return RewardsRepository(session).due_for_sweep(
+            due = RewardsRepository(session).due_for_sweep(
                 idle_before=now - timedelta(seconds=self._settings.reward_saga_timeout_s),
                 poll_before=now - timedelta(seconds=self._settings.reward_vendor_poll_s),
                 limit=SWEEP_BATCH,
             )
+            return [r.id for r in due]
 
-    def sweep(self, ids: list[int] | None = None) -> dict[str, Any]:
-        """Resume every due saga (at most SWEEP_BATCH a pass); one that fails is counted
-        and left for the next pass."""
-        due = self.due() if ids is None else ids
-        outcomes: Counter[str] = Counter()
-        errors = 0
-        for redemption_id in due:
-            try:
-                outcomes[self.advance(redemption_id)["status"]] += 1
-            except Exception as exc:  # one saga's trouble must not stop the others
-                errors += 1
-                log = logger.warning if isinstance(exc, AppError) else logger.exception
-                log("sweeping redemption %s failed: %s", redemption_id, exc)
-        return {"swept": len(due), "outcomes": dict(outcomes), "errors": errors}
+    def sweep(self) -> dict[str, Any]:
+        """Hand every due saga (at most SWEEP_BATCH a pass) back to the saga workers: a
+        `reward.requested` event each, through the outbox, and the redemption marked
+        seen so the next pass skips it until it is due again. The sweep itself never
+        calls a vendor, so the reconcile tick stays short whatever the vendor does."""
+        now = self._clock.now()
+        with unit_of_work(self._factory) as session:
+            ids = RedemptionSteps(session, self._clock, self._settings).requeue_due(
+                idle_before=now - timedelta(seconds=self._settings.reward_saga_timeout_s),
+                poll_before=now - timedelta(seconds=self._settings.reward_vendor_poll_s),
+                limit=SWEEP_BATCH,
+            )
+        return {"requeued": len(ids), "redemption_ids": ids}
 
     # --- an operator's refund --------------------------------------------------------
-    def refund(self, redemption_id: int, *, reason: str, admin_id: int) -> RedemptionView:
+    def refund(
+        self, redemption_id: int, *, reason: str, admin_id: int, force: bool = False
+    ) -> RedemptionView:
         """End a stuck redemption by hand (audited), after asking the vendor: an order
-        the vendor reports ISSUED is committed instead (REWARD_006, it is not refunded)."""
+        the vendor reports ISSUED is committed instead (audited; REWARD_006, it is not
+        refunded); see RewardService.refund for what else refuses it."""
         r = self._read(redemption_id)
         answer: str | None = None
         vendor = self._vendors.get(r.vendor)
         if r.status in IN_FLIGHT and r.vendor_requested_at is not None and vendor is not None:
             try:
-                order = vendor.status(str(r.id))
+                order = vendor.status(str(r.vendor_key))
             except VendorError as exc:
                 answer = f"no answer: {type(exc).__name__}"
             else:
@@ -211,6 +222,7 @@ class RedemptionSaga:
                 if order is not None and order.status == "ISSUED":
                     self._resolve(r.id, order)
                     now = self._read(redemption_id).status
+                    self._audit_refund(r.id, admin_id, reason, f"not refunded: the vendor issued it ({now})")
                     raise RedemptionStateError(
                         "The vendor issued this code: the redemption was completed, not refunded"
                         if now == RedemptionStatus.ISSUED
@@ -219,7 +231,18 @@ class RedemptionSaga:
                     )
         with unit_of_work(self._factory) as session:
             service = RewardService(session, self._clock, self._settings, self._vendors.keys())
-            return service.refund(redemption_id, reason=reason, admin_id=admin_id, vendor_answer=answer)
+            return service.refund(
+                redemption_id, reason=reason, admin_id=admin_id, vendor_answer=answer,
+                seen_attempts=r.vendor_attempts, force=force,
+            )  # fmt: skip
+
+    def _audit_refund(self, redemption_id: int, admin_id: int, reason: str, outcome: str) -> None:
+        with unit_of_work(self._factory) as session:
+            AuditRepository(session).record(
+                actor=f"user:{admin_id}", actor_user_id=admin_id, action="rewards.redemption.refund",
+                target=f"redemption:{redemption_id}", payload={"reason": reason, "outcome": outcome},
+                now=self._clock.now(),
+            )  # fmt: skip
 
     # --- units of work ---------------------------------------------------------------
     def _step(self, work: Callable[[RedemptionSteps], T]) -> T:

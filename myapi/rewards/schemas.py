@@ -129,3 +129,10 @@ class ReasonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Reason
+
+
+class RefundIn(ReasonIn):
+    force: bool = Field(
+        default=False,
+        description="End it even though the vendor's answer leaves the outcome open (PENDING, no answer)",
+    )

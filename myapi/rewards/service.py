@@ -19,6 +19,7 @@ player's cancel and an operator's refund share.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,6 +36,8 @@ from myapi.events.catalogue import RewardOutcome, RewardRequested, Topic, emit
 from myapi.points.service import InsufficientPointsError, PointsLedger
 from myapi.rewards.models import RewardInventory, RewardRedemption
 from myapi.rewards.repository import IN_FLIGHT, RewardsRepository
+
+logger = logging.getLogger("myapi.rewards")
 
 KST = ZoneInfo("Asia/Seoul")
 HOLD_REF = "REDEEM"  # the hold and its debit: REDEEM:{redemption id}
@@ -160,6 +163,9 @@ class RedemptionSteps:
         r.vendor_requested_at = r.vendor_requested_at or now
         r.vendor_attempts += 1
         r.vendor_checked_at = now
+        # The call's lease: until then its answer may still come, so nobody gives up on
+        # the order (give_up, an operator's refund).
+        r.vendor_call_until = now + timedelta(seconds=self._settings.reward_vendor_call_budget_s)
         self._touch(r, now)
         return r
 
@@ -171,14 +177,44 @@ class RedemptionSteps:
         now = self._clock.now()
         r.vendor_state = state
         r.vendor_checked_at = now
+        r.vendor_call_until = None
         self._touch(r, now)
         return StepResult(r.status, True)
+
+    def give_up(self, redemption_id: int, reason: str, *, seen_attempts: int) -> StepResult:
+        """Compensate a RESERVED redemption whose vendor has no order under its key
+        after the last attempt — only if nothing moved since that answer was read (the
+        same attempt count), no call is in flight (its lease expired), and the first
+        request is older than REWARD_SAGA_TIMEOUT_S (an outage shorter than that never
+        fails a redemption). Otherwise it is left for a later sweep."""
+        r = self.lock(redemption_id)
+        now = self._clock.now()
+        if (
+            r.status != RedemptionStatus.RESERVED
+            or r.vendor_attempts != seen_attempts
+            or (r.vendor_call_until is not None and r.vendor_call_until > now)
+            or (
+                r.vendor_requested_at is not None
+                and now - r.vendor_requested_at < timedelta(seconds=self._settings.reward_saga_timeout_s)
+            )
+        ):
+            return StepResult(r.status, False)
+        return self.compensate(r.id, RedemptionStatus.FAILED, reason)
 
     def commit(self, redemption_id: int, code: str) -> StepResult:
         """Step 4: the vendor issued `code`: debit the hold (ledger ref REDEEM:{id}),
         hold COMMITTED, the unit issued, ISSUED with the code."""
         r = self.lock(redemption_id)
         if r.status != RedemptionStatus.RESERVED:
+            if r.status != RedemptionStatus.ISSUED and r.vendor_state != "ORPHANED":
+                # The vendor issued a code for a redemption compensated meanwhile (an
+                # answer later than every lease): keep the fact for an operator.
+                logger.error(
+                    "redemption %s is %s but its vendor issued a code: void it at the vendor",
+                    r.id, r.status, extra={"redemption_id": r.id},
+                )  # fmt: skip
+                r.vendor_state = "ORPHANED"
+                self._touch(r, self._clock.now())
             return StepResult(r.status, False)
         now = self._clock.now()
         ref_type, ref_id = hold_ref(r.id)
@@ -187,6 +223,7 @@ class RedemptionSteps:
         r.status = RedemptionStatus.ISSUED
         r.vendor_code = code
         r.vendor_state = None
+        r.vendor_call_until = None
         r.issued_at = r.finished_at = now
         self._touch(r, now)
         self._emit_outcome(r, Topic.REWARD_ISSUED)
@@ -204,11 +241,32 @@ class RedemptionSteps:
         self._ledger.void_hold(*hold_ref(r.id))
         return self._finish(r, status, reason)
 
+    def requeue_due(self, *, idle_before: datetime, poll_before: datetime, limit: int) -> list[int]:
+        """The sweeper's step: sagas in flight and idle since `idle_before`, or waiting on
+        a vendor answer last read before `poll_before` (rows another process holds are
+        skipped), each handed back to the saga workers with a `reward.requested` event
+        and marked seen now."""
+        now = self._clock.now()
+        due = self._repo.due_for_sweep(
+            idle_before=idle_before, poll_before=poll_before, limit=limit, lock=True
+        )
+        for r in due:
+            if r.vendor_state in ("PENDING", "UNKNOWN"):
+                r.vendor_checked_at = now
+            r.updated_at = now
+            emit(
+                self._session, RewardRequested(redemption_id=r.id), Topic.REWARD_REQUESTED,
+                now=now, dedup_id=f"reward-{r.id}-sweep-{int(now.timestamp())}",
+            )  # fmt: skip
+        self._session.flush()
+        return [r.id for r in due]
+
     def _finish(self, r: RewardRedemption, status: RedemptionStatus, reason: str) -> StepResult:
         now = self._clock.now()
         r.status = status
         r.failure_reason = reason[:500]
         r.vendor_state = None
+        r.vendor_call_until = None
         r.finished_at = now
         self._touch(r, now)
         if status == RedemptionStatus.FAILED:
@@ -242,6 +300,7 @@ class RedemptionFilter:
     sku: str | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
+    vendor_state: str | None = None
 
 
 @dataclass(frozen=True)
@@ -409,11 +468,22 @@ class RewardService:
         return RedemptionView(retry, item.title)
 
     def refund(
-        self, redemption_id: int, *, reason: str, admin_id: int, vendor_answer: str | None
+        self,
+        redemption_id: int,
+        *,
+        reason: str,
+        admin_id: int,
+        vendor_answer: str | None,
+        seen_attempts: int,
+        force: bool = False,
     ) -> RedemptionView:
         """An operator ends a stuck redemption (audited): compensated like a failure,
         FAILED with the reason. Only while in flight (REWARD_006). `vendor_answer` is
-        what the vendor said of the order just before (the saga's refund asks it)."""
+        what the vendor said of the order just before (the saga's refund asks it, when
+        the vendor was asked at all) after `seen_attempts` issue calls. Refused
+        (REWARD_006) while a vendor call may still answer (its lease), when the saga
+        moved on since that answer, and — unless `force` — when the answer leaves the
+        outcome open (PENDING, no answer): a code may still be issued."""
         r = self._repo.get(redemption_id, lock=True)
         if r is None:
             raise RedemptionNotFoundError(details={"redemption_id": redemption_id})
@@ -421,9 +491,28 @@ class RewardService:
             raise RedemptionStateError(
                 details={"status": str(r.status), "allowed": [str(s) for s in IN_FLIGHT]}
             )
+        if r.vendor_requested_at is not None:
+            now = self._clock.now()
+            if r.vendor_call_until is not None and r.vendor_call_until > now:
+                raise RedemptionStateError(
+                    "A vendor call is in flight; try again when it answered",
+                    details={"status": str(r.status), "vendor_call_until": r.vendor_call_until.isoformat()},
+                )
+            if r.vendor_attempts != seen_attempts:
+                raise RedemptionStateError(
+                    "The saga moved on while the vendor was asked; try again",
+                    details={"status": str(r.status)},
+                )
+            if vendor_answer not in ("FAILED", "no order") and not force:
+                raise RedemptionStateError(
+                    "The vendor's answer leaves the outcome open (a code may still be issued); "
+                    "refund with force to end it anyway",
+                    details={"status": str(r.status), "vendor_answer": vendor_answer},
+                )
         self._audit(
             admin_id, "rewards.redemption.refund", f"redemption:{r.id}",
-            {"reason": reason, "status_before": str(r.status), "vendor_answer": vendor_answer},
+            {"reason": reason, "status_before": str(r.status), "vendor_answer": vendor_answer,
+             "force": force},
         )  # fmt: skip
         self._steps.compensate(r.id, RedemptionStatus.FAILED, f"refunded by an operator: {reason}")
         return self._views([r])[0]

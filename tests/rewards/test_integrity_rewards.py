@@ -177,3 +177,19 @@ def test_the_admin_endpoint_reports_a_rewards_failure(client: TestClient, db: Se
     failing = {c["name"]: c["offending"] for c in data["checks"] if not c["passed"]}
     assert list(failing) == ["inventory_counts_match_redemptions"]
     assert failing["inventory_counts_match_redemptions"][0]["sku"] == "DRIFT"
+
+
+def test_a_redemption_in_flight_without_the_hold_its_state_needs_fails(db: Session) -> None:
+    user = make_user(db, "unheld@example.com")
+    add_reward(db, "COFFEE", stock=5)
+    db.execute(text("UPDATE crypto.rewards_inventory SET reserved = 1 WHERE sku = 'COFFEE'"))
+    unheld = _redemption(db, user, "COFFEE", "RESERVED")
+    wrong_amount = _redemption(db, user, "COFFEE", "REQUESTED")
+    _hold(db, user, str(wrong_amount), 99, expires=NOW + timedelta(minutes=5))
+    _hold(db, user, "777777", 10, expires=NOW + timedelta(minutes=5))
+    rows = _only(db, "redemption_holds_match")
+    assert {(r["redemption_id"], r["status"], r["hold_status"]) for r in rows} == {
+        (unheld, "RESERVED", None),
+        (wrong_amount, "REQUESTED", "OPEN"),
+        (None, "no redemption", "OPEN"),
+    }
