@@ -34,10 +34,13 @@ from tests.support.app import build_test_container, make_settings
 from tests.support.days import DAY, DEFAULT_NOW
 from tests.support.db import truncate_all
 from tests.support.factories import add_close, make_user, open_day, predict
-from tests.support.live_server import LiveServer
 
-# The `pipeline` fixture (own queues, real commits) lives with its helpers.
+# Fixtures that live with their helpers: `pipeline` (own queues, real commits) and the
+# fake reward vendor (`fake_vendor`, `fake`).
+from tests.support.fake_vendor import fake, fake_vendor  # noqa: F401
+from tests.support.live_server import LiveServer
 from tests.support.pipeline import pipeline  # noqa: F401
+from tests.support.processes import procs  # noqa: F401
 
 
 @pytest.fixture(scope="session")

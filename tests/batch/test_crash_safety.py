@@ -8,14 +8,10 @@ instant the test chooses, so the day under test does not depend on the real date
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -24,9 +20,9 @@ from sqlalchemy import text
 from myapi.admin.repository import IntegrityRepository
 from myapi.outbox.repository import OutboxRepository
 from myapi.providers.queue import OutgoingMessage
-from scripts.devstack import ROOT
 from tests.support.factories import add_close, make_user, open_day, predict
 from tests.support.pipeline import Pipeline
+from tests.support.processes import spawn, wait_for
 
 # Real subprocesses started, SIGKILLed and restarted: 2.5-5.5 s a test.
 pytestmark = pytest.mark.slow
@@ -39,53 +35,6 @@ AFTER_CLOSE = datetime(2026, 11, 23, 21, 30, tzinfo=UTC)
 # A subprocess's clock starts at the instant it is given and then runs in real time:
 # everything it writes is stamped within this much of that instant.
 CLOCK_SLACK = timedelta(minutes=5)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def spawn(
-    module: str, p: Pipeline, *args: str, sqs_url: str | None = None, at: datetime | None = None
-) -> subprocess.Popen[bytes]:
-    """`python -m module` on the pipeline's database and queues. Its clock reads `at`
-    (default: the pipeline's frozen clock, now) at the moment of the spawn and then runs
-    in real time: the anchor is the parent's real now, not the child's start-up."""
-    start = at or p.clock.now()
-    env = {
-        **os.environ,
-        "ENVIRONMENT": "test",
-        "DATABASE_URL": p.settings.database_url,
-        "SQS_ENDPOINT_URL": sqs_url or p.settings.sqs_endpoint_url or "",
-        "QUEUE_PREFIX": p.settings.queue_prefix,
-        "SQS_WAIT_TIME_S": "1",
-        "SQS_VISIBILITY_TIMEOUT_S": "3",
-        "SQS_MAX_RECEIVE_COUNT": "5",
-        "LOG_LEVEL": "WARNING",
-        "OUTBOX_POLL_INTERVAL_S": "0.05",
-        "CLOCK_START_AT": start.isoformat(),
-        "CLOCK_ANCHOR_AT": datetime.now(UTC).isoformat(),
-        "CLOCK_SPEED": "1",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", module, *args],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-
-
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
 
 
 def test_worker_killed_mid_settlement_converges_after_restart(

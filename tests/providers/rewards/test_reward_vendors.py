@@ -22,21 +22,8 @@ from myapi.providers.rewards import (
     sandbox_code,
 )
 from tests.support.fake_vendor import API_KEY, FakeGiftVendor, vendor_code
-from tests.support.http_server import running
 
 TIMEOUT_S = 0.3
-
-
-@pytest.fixture(scope="module")
-def fake_vendor() -> Iterator[FakeGiftVendor]:
-    with running(FakeGiftVendor()) as server:
-        yield server
-
-
-@pytest.fixture
-def fake(fake_vendor: FakeGiftVendor) -> FakeGiftVendor:
-    fake_vendor.reset()
-    return fake_vendor
 
 
 @pytest.fixture
