@@ -1,6 +1,8 @@
 """The operator's rewards routes (/admin/rewards), over HTTP with an ADMIN: the
 inventory (upsert, strict input, deactivate, the counts), the redemptions list (filters,
-never a code), retrying a FAILED redemption and refunding a stuck one, each audited.
+never a code), retrying a FAILED redemption (once) and refunding a stuck one (never
+while a vendor call may still answer; an open vendor answer only with force), each
+audited.
 Sagas run for real (outbox -> relay -> SQS -> worker) against the HTTP vendor client and
 a local fake vendor (tests/support/fake_vendor.py). Who may call these routes at all is
 tests/api/test_access_control.py's subject; one player token is refused here."""
@@ -8,7 +10,7 @@ tests/api/test_access_control.py's subject; one player token is refused here."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +18,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from myapi.core.enums import RedemptionStatus
+from myapi.providers.rewards import HttpRewardVendor, VendorOrder
+from myapi.rewards.service import RedemptionSteps
 from tests.support.db import failed_checks
 from tests.support.fake_vendor import (
     VENDOR_NAME,
@@ -25,25 +29,12 @@ from tests.support.fake_vendor import (
     wire_fake_vendor,
 )
 from tests.support.http import bearer, dev_login, error_code
-from tests.support.http_server import running
 from tests.support.pipeline import Pipeline
-from tests.support.rewards import add_reward, inventory, redemption, run_sagas
+from tests.support.rewards import add_reward, inventory, redemption, run_sagas, sweep, vendor_key
 
 START = 1000  # the signup bonus
 INVENTORY = "/admin/rewards/inventory"
 REDEMPTIONS = "/admin/rewards/redemptions"
-
-
-@pytest.fixture(scope="module")
-def fake_vendor() -> Iterator[FakeGiftVendor]:
-    with running(FakeGiftVendor()) as server:
-        yield server
-
-
-@pytest.fixture
-def fake(fake_vendor: FakeGiftVendor) -> FakeGiftVendor:
-    fake_vendor.reset()
-    return fake_vendor
 
 
 @pytest.fixture
@@ -276,9 +267,10 @@ def test_deactivate_lets_the_redemptions_in_flight_finish_or_fail(
     assert (
         late["status"] == RedemptionStatus.FAILED and late["failure_reason"] == "reward no longer available"
     )
-    assert fake.count("POST", str(requested)) == 0
+    assert fake.count("POST", vendor_key(p, requested)) == 0 and fake.count("POST") == 1
     p.clock.advance(timedelta(seconds=p.settings.reward_vendor_poll_s + 1))
-    assert p.container.jobs().sweep_rewards().details["outcomes"] == {"ISSUED": 1}
+    assert sweep(p) == {"requeued": 1, "redemption_ids": [reserved]}
+    assert run_sagas(p) == 1
     assert redemption(p, reserved)["status"] == RedemptionStatus.ISSUED
     assert inventory(p, "GIFT-10") == (5, 0, 1)
     assert _balance(api, player) == (START - 300, 0)
@@ -325,7 +317,7 @@ def test_redemptions_filter_by_status_user_and_sku_and_never_show_codes(
     fake.rejected["GIFT-50"] = (422, "sold out")
     failed = _redeem(api, bob, "GIFT-50")
     assert run_sagas(p) == 1
-    codes = [vendor_code(str(rid)) for rid in issued]
+    codes = [vendor_code(vendor_key(p, rid)) for rid in issued]
 
     def ids(**query: Any) -> list[int]:
         r = api.get(REDEMPTIONS, params=query, headers=auth)
@@ -374,13 +366,15 @@ def test_retry_of_a_failed_redemption_issues_a_new_one_at_the_original_cost(
 
     rid = retry["id"]
     mine = api.get(f"/v1/rewards/redemptions/{rid}", headers=player).json()["data"]
-    assert mine["status"] == "ISSUED" and mine["code"] == vendor_code(str(rid))
+    key = vendor_key(p, rid)
+    assert key != vendor_key(p, first)  # a new order at the vendor, under a key of its own
+    assert mine["status"] == "ISSUED" and mine["code"] == vendor_code(key)
     assert mine["cost_points"] == 400
     assert _balance(api, player) == (START - 400, 0)
     assert _debits(p, rid) == [-400] and _debits(p, first) == []
     assert inventory(p, "GIFT-10") == (5, 0, 1)
     assert redemption(p, first)["status"] == RedemptionStatus.FAILED  # the original stays as it was
-    assert fake.count("POST", str(rid)) == 1
+    assert fake.count("POST", key) == 1
     assert _audits(p, "rewards.redemption.retry") == [
         {"actor": f"user:{admin_id}", "actor_user_id": admin_id, "target": f"redemption:{first}",
          "payload": {"reason": "vendor restocked", "new_redemption_id": rid}}
@@ -425,6 +419,8 @@ def test_a_failed_redemption_is_retried_at_most_once(
     assert r.status_code == 202, r.text
     again = api.post(f"{REDEMPTIONS}/{first}/retry", json={"reason": "vendor restocked"}, headers=auth)
     assert again.status_code == 409 and error_code(again) == "REWARD_006", again.text
+    assert again.json()["error"]["details"] == {"retried_as": r.json()["data"]["id"]}
+    assert len(_audits(p, "rewards.redemption.retry")) == 1
     run_sagas(p)
     assert len(_rows(p, "SELECT id FROM crypto.rewards_redemptions WHERE retry_of = :f", f=first)) == 1
     assert _balance(api, player) == (START - 400, 0)
@@ -445,26 +441,48 @@ def test_retry_when_the_sku_was_deactivated_is_reward_003(
     assert len(_rows(p, "SELECT id FROM crypto.rewards_redemptions")) == 1
 
 
-def test_refund_of_a_stuck_redemption_gives_stock_and_points_back(
-    api: TestClient, pipeline: Pipeline, fake: FakeGiftVendor, admin: tuple[dict[str, str], int]
-) -> None:
-    p = pipeline
-    auth, admin_id = admin
-    assert api.post(INVENTORY, json=_item(stock=5), headers=auth).status_code == 200
-    fake.pending_polls["GIFT-10"] = 10**6  # PENDING forever
+def _refund(api: TestClient, auth: dict[str, str], rid: int, reason: str, **body: Any) -> Any:
+    return api.post(f"{REDEMPTIONS}/{rid}/refund", json={"reason": reason, **body}, headers=auth)
+
+
+def _pending_forever(api: TestClient, p: Pipeline, fake: FakeGiftVendor) -> tuple[dict[str, str], int]:
+    """A player's redemption of GIFT-10 the vendor answers PENDING, forever."""
+    fake.pending_polls["GIFT-10"] = 10**6
     player, _ = _player(api)
     rid = _redeem(api, player, "GIFT-10")
     assert run_sagas(p) == 1
     assert redemption(p, rid)["vendor_state"] == "PENDING"
     assert inventory(p, "GIFT-10") == (5, 1, 0)
     assert _balance(api, player) == (START, 400)
+    return player, rid
 
-    r = api.post(f"{REDEMPTIONS}/{rid}/refund", json={"reason": "vendor lost the order"}, headers=auth)
+
+def test_refund_on_a_pending_answer_needs_force_then_gives_stock_and_points_back(
+    api: TestClient, pipeline: Pipeline, fake: FakeGiftVendor, admin: tuple[dict[str, str], int]
+) -> None:
+    """PENDING leaves the outcome open (the vendor may still issue a code): the operator
+    must say so (force) to end it anyway."""
+    p = pipeline
+    auth, admin_id = admin
+    assert api.post(INVENTORY, json=_item(stock=5), headers=auth).status_code == 200
+    player, rid = _pending_forever(api, p, fake)
+    key = vendor_key(p, rid)
+
+    r = _refund(api, auth, rid, "vendor lost the order")
+    assert r.status_code == 409 and error_code(r) == "REWARD_006", r.text
+    assert r.json()["error"]["details"] == {"status": "RESERVED", "vendor_answer": "PENDING"}
+    assert "force" in r.json()["error"]["message"]
+    assert fake.count("GET", key) == 1  # the vendor was asked first
+    assert redemption(p, rid)["status"] == RedemptionStatus.RESERVED
+    assert inventory(p, "GIFT-10") == (5, 1, 0) and _balance(api, player) == (START, 400)
+    assert _audits(p, "rewards.redemption.refund") == []  # a refused refund leaves no row
+
+    r = _refund(api, auth, rid, "vendor lost the order", force=True)
     assert r.status_code == 200, r.text
     out = r.json()["data"]
     assert out["status"] == "FAILED" and out["code"] is None
     assert out["failure_reason"] == "refunded by an operator: vendor lost the order"
-    assert fake.count("GET", str(rid)) == 1  # the vendor was asked first
+    assert fake.count("GET", key) == 2  # asked again, still PENDING
     assert inventory(p, "GIFT-10") == (5, 0, 0)
     assert _balance(api, player) == (START, 0)
     assert _debits(p, rid) == []
@@ -473,24 +491,130 @@ def test_refund_of_a_stuck_redemption_gives_stock_and_points_back(
     assert _audits(p, "rewards.redemption.refund") == [
         {"actor": f"user:{admin_id}", "actor_user_id": admin_id, "target": f"redemption:{rid}",
          "payload": {"reason": "vendor lost the order", "status_before": "RESERVED",
-                     "vendor_answer": "PENDING"}}
+                     "vendor_answer": "PENDING", "force": True}}
     ]  # fmt: skip
     events = _rows(p, "SELECT payload FROM crypto.outbox WHERE topic = 'reward.failed'")
     assert [e["payload"]["redemption_id"] for e in events] == [rid]
     mine = api.get(f"/v1/rewards/redemptions/{rid}", headers=player).json()["data"]
     assert mine["status"] == "FAILED" and mine["failure_reason"] == out["failure_reason"]
     # Final now: the sweeper leaves it alone, a second refund is refused.
-    assert p.container.jobs().sweep_rewards().details["swept"] == 0
-    r = api.post(f"{REDEMPTIONS}/{rid}/refund", json={"reason": "vendor lost the order"}, headers=auth)
+    assert sweep(p)["requeued"] == 0
+    r = _refund(api, auth, rid, "vendor lost the order", force=True)
     assert r.status_code == 409 and error_code(r) == "REWARD_006"
     assert len(_audits(p, "rewards.redemption.refund")) == 1
     _integrity_ok(p)
 
 
-def test_refund_when_the_vendor_reports_issued_completes_the_redemption_instead(
+def test_refund_with_no_answer_from_the_vendor_needs_force(
     api: TestClient, pipeline: Pipeline, fake: FakeGiftVendor, auth: dict[str, str]
 ) -> None:
     p = pipeline
+    assert api.post(INVENTORY, json=_item(stock=5), headers=auth).status_code == 200
+    player, rid = _pending_forever(api, p, fake)
+    fake.fail_gets = 100  # the vendor's look-up is down
+    r = _refund(api, auth, rid, "vendor unreachable for days")
+    assert r.status_code == 409 and error_code(r) == "REWARD_006", r.text
+    answer = r.json()["error"]["details"]["vendor_answer"]
+    assert answer == "no answer: VendorUnavailableError"
+    assert (
+        redemption(p, rid)["status"] == RedemptionStatus.RESERVED
+        and _audits(p, "rewards.redemption.refund") == []
+    )
+
+    r = _refund(api, auth, rid, "vendor unreachable for days", force=True)
+    assert r.status_code == 200 and r.json()["data"]["status"] == "FAILED", r.text
+    (audit,) = _audits(p, "rewards.redemption.refund")
+    assert audit["payload"]["vendor_answer"] == answer and audit["payload"]["force"] is True
+    assert inventory(p, "GIFT-10") == (5, 0, 0) and _balance(api, player) == (START, 0)
+    _integrity_ok(p)
+
+
+def test_refund_is_refused_while_a_vendor_call_may_still_answer(
+    api: TestClient, pipeline: Pipeline, fake: FakeGiftVendor, admin: tuple[dict[str, str], int]
+) -> None:
+    """A worker recorded an issue call (its lease: the longest the call can take) and
+    has not heard back: the answer may yet be a code, so no refund, forced or not, until
+    the lease is over. Then the vendor, which has no order, is taken at its word."""
+    p = pipeline
+    auth, admin_id = admin
+    assert api.post(INVENTORY, json=_item(stock=5), headers=auth).status_code == 200
+    player, _ = _player(api)
+    rid = _redeem(api, player, "GIFT-10")
+    with p.session() as s:
+        steps = RedemptionSteps(s, p.clock, p.settings)
+        steps.hold(rid)
+        steps.reserve(rid)
+        steps.begin_vendor_call(rid)  # ... and the worker is still waiting for the answer
+    lease = redemption(p, rid)["vendor_call_until"]
+    assert isinstance(lease, datetime)
+    assert lease == p.clock.now() + timedelta(seconds=p.settings.reward_vendor_call_budget_s)
+
+    p.clock.advance(timedelta(seconds=p.settings.reward_vendor_call_budget_s - 1))
+    for body in ({}, {"force": True}):
+        r = _refund(api, auth, rid, "looks stuck", **body)
+        assert r.status_code == 409 and error_code(r) == "REWARD_006", (body, r.text)
+        assert r.json()["error"]["details"] == {"status": "RESERVED", "vendor_call_until": lease.isoformat()}
+        assert "in flight" in r.json()["error"]["message"]
+    assert fake.count("GET", vendor_key(p, rid)) == 2 and fake.orders == {}  # asked: no order (yet)
+    assert redemption(p, rid)["status"] == RedemptionStatus.RESERVED
+    assert inventory(p, "GIFT-10") == (5, 1, 0) and _balance(api, player) == (START, 400)
+    assert _audits(p, "rewards.redemption.refund") == []
+
+    p.clock.advance(timedelta(seconds=2))  # the lease is over: the call cannot answer any more
+    r = _refund(api, auth, rid, "looks stuck")
+    assert r.status_code == 200 and r.json()["data"]["status"] == "FAILED", r.text
+    assert [a["payload"] for a in _audits(p, "rewards.redemption.refund")] == [
+        {"reason": "looks stuck", "status_before": "RESERVED", "vendor_answer": "no order", "force": False}
+    ]
+    assert redemption(p, rid)["vendor_call_until"] is None
+    assert inventory(p, "GIFT-10") == (5, 0, 0) and _balance(api, player) == (START, 0)
+    assert run_sagas(p) == 1  # the saga's message finds it final
+    assert fake.count("POST") == 0
+    _integrity_ok(p)
+
+
+def test_refund_is_refused_when_the_saga_moved_on_while_the_vendor_was_asked(
+    api: TestClient,
+    pipeline: Pipeline,
+    fake: FakeGiftVendor,
+    auth: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The vendor's answer is about the attempts made when it was asked: a saga step that
+    made another call meanwhile (and heard back) makes it stale, even forced."""
+    p = pipeline
+    assert api.post(INVENTORY, json=_item(stock=5), headers=auth).status_code == 200
+    player, rid = _pending_forever(api, p, fake)
+    status = HttpRewardVendor.status
+
+    def status_while_the_saga_moves_on(vendor: HttpRewardVendor, key: str) -> VendorOrder | None:
+        answer = status(vendor, key)
+        with p.session() as s:
+            RedemptionSteps(s, p.clock, p.settings).begin_vendor_call(rid)
+        with p.session() as s:
+            RedemptionSteps(s, p.clock, p.settings).record_vendor_state(rid, "PENDING")
+        return answer
+
+    monkeypatch.setattr(HttpRewardVendor, "status", status_while_the_saga_moves_on)
+    r = _refund(api, auth, rid, "looks stuck", force=True)
+    assert r.status_code == 409 and error_code(r) == "REWARD_006", r.text
+    assert r.json()["error"]["details"] == {"status": "RESERVED"}
+    assert "moved on" in r.json()["error"]["message"]
+    assert redemption(p, rid)["vendor_attempts"] == 2
+    assert redemption(p, rid)["status"] == RedemptionStatus.RESERVED
+    assert inventory(p, "GIFT-10") == (5, 1, 0) and _balance(api, player) == (START, 400)
+    assert _audits(p, "rewards.redemption.refund") == []
+    monkeypatch.undo()
+    r = _refund(api, auth, rid, "looks stuck", force=True)  # asked again: the answer is current
+    assert r.status_code == 200 and r.json()["data"]["status"] == "FAILED", r.text
+    _integrity_ok(p)
+
+
+def test_refund_when_the_vendor_reports_issued_completes_the_redemption_instead(
+    api: TestClient, pipeline: Pipeline, fake: FakeGiftVendor, admin: tuple[dict[str, str], int]
+) -> None:
+    p = pipeline
+    auth, admin_id = admin
     assert api.post(INVENTORY, json=_item(stock=5), headers=auth).status_code == 200
     fake.pending_polls["GIFT-10"] = 1  # PENDING when placed, ISSUED on the next look-up
     player, _ = _player(api)
@@ -498,39 +622,51 @@ def test_refund_when_the_vendor_reports_issued_completes_the_redemption_instead(
     assert run_sagas(p) == 1
     assert redemption(p, rid)["vendor_state"] == "PENDING"
 
-    r = api.post(f"{REDEMPTIONS}/{rid}/refund", json={"reason": "it looks stuck"}, headers=auth)
+    r = _refund(api, auth, rid, "it looks stuck", force=True)  # even forced: a code is never refunded
     assert r.status_code == 409 and error_code(r) == "REWARD_006"
     assert r.json()["error"]["details"] == {"status": "ISSUED", "vendor_answer": "ISSUED"}
-    assert vendor_code(str(rid)) not in r.text
+    code = vendor_code(vendor_key(p, rid))
+    assert code not in r.text
     mine = api.get(f"/v1/rewards/redemptions/{rid}", headers=player).json()["data"]
-    assert mine["status"] == "ISSUED" and mine["code"] == vendor_code(str(rid))
+    assert mine["status"] == "ISSUED" and mine["code"] == code
     assert _balance(api, player) == (START - 400, 0)
     assert _debits(p, rid) == [-400]
     assert inventory(p, "GIFT-10") == (5, 0, 1)
-    assert _audits(p, "rewards.redemption.refund") == []  # nothing was refunded
+    # Nothing was refunded, but the operator's attempt and what came of it are on record.
+    audits = _audits(p, "rewards.redemption.refund")
+    assert audits == [
+        {"actor": f"user:{admin_id}", "actor_user_id": admin_id, "target": f"redemption:{rid}",
+         "payload": {"reason": "it looks stuck", "outcome": "not refunded: the vendor issued it (ISSUED)"}}
+    ]  # fmt: skip
+    assert code not in str(audits)
     _integrity_ok(p)
 
 
 def test_refund_of_a_refunded_redemption_the_vendor_issued_since_reports_it_failed(
     api: TestClient, pipeline: Pipeline, fake: FakeGiftVendor, auth: dict[str, str]
 ) -> None:
-    """Refunded while the vendor said PENDING, then the vendor issued the order anyway: a
-    second refund is REWARD_006 for what the redemption is, FAILED (it was not completed)."""
+    """Force-refunded while the vendor said PENDING, then the vendor issued the order
+    anyway: a second refund is REWARD_006 for what the redemption is, FAILED (it was not
+    completed), without asking the vendor (only a redemption in flight is asked about)."""
     p = pipeline
     assert api.post(INVENTORY, json=_item(), headers=auth).status_code == 200
     fake.pending_polls["GIFT-10"] = 2  # PENDING when placed and on the first look-up, then ISSUED
     player, _ = _player(api)
     rid = _redeem(api, player, "GIFT-10")
     assert run_sagas(p) == 1
-    r = api.post(f"{REDEMPTIONS}/{rid}/refund", json={"reason": "vendor lost the order"}, headers=auth)
+    r = _refund(api, auth, rid, "vendor lost the order", force=True)
     assert r.status_code == 200 and r.json()["data"]["status"] == "FAILED", r.text
+    key = vendor_key(p, rid)
+    assert fake.count("GET", key) == 1
 
-    r = api.post(f"{REDEMPTIONS}/{rid}/refund", json={"reason": "vendor lost the order"}, headers=auth)
+    r = _refund(api, auth, rid, "vendor lost the order", force=True)
     assert r.status_code == 409 and error_code(r) == "REWARD_006"
     assert redemption(p, rid)["status"] == RedemptionStatus.FAILED
     assert r.json()["error"]["details"]["status"] == "FAILED", r.text
     assert "completed" not in r.json()["error"]["message"]
+    assert fake.count("GET", key) == 1  # final: the vendor is not asked
     assert _balance(api, player) == (START, 0) and _debits(p, rid) == []
+    assert len(_audits(p, "rewards.redemption.refund")) == 1
     _integrity_ok(p)
 
 
@@ -566,7 +702,12 @@ def test_refund_before_the_vendor_was_asked_does_not_ask_it(
     assert r.status_code == 200, r.text
     assert r.json()["data"]["status"] == "FAILED"
     assert [a["payload"] for a in _audits(p, "rewards.redemption.refund")] == [
-        {"reason": "player asked support", "status_before": "REQUESTED", "vendor_answer": None}
+        {
+            "reason": "player asked support",
+            "status_before": "REQUESTED",
+            "vendor_answer": None,
+            "force": False,
+        }
     ]
     assert run_sagas(p) == 1  # the saga's message finds it final
     assert fake.requests == []

@@ -16,7 +16,7 @@ from myapi.rewards.service import RedemptionSteps
 from tests.support.db import failed_checks
 from tests.support.http import bearer, dev_login, error_code
 from tests.support.pipeline import Pipeline
-from tests.support.rewards import add_reward, inventory, redemption, run_sagas
+from tests.support.rewards import add_reward, inventory, redemption, run_sagas, vendor_key
 
 
 def _player(api: TestClient, email: str = "redeemer@example.com") -> tuple[dict[str, str], int]:
@@ -50,7 +50,9 @@ def test_happy_path_issues_a_code_debits_once_and_moves_stock_to_issued(
 
     mine = api.get(f"/v1/rewards/redemptions/{rid}", headers=auth).json()["data"]
     assert mine["status"] == "ISSUED"
-    assert mine["code"] == sandbox_code(str(rid), "COFFEE")
+    # The sandbox's code for the redemption's vendor key (a UUID of its own, not the id).
+    assert mine["code"] == sandbox_code(vendor_key(p, rid), "COFFEE")
+    assert vendor_key(p, rid) != str(rid)
     assert mine["title"] == "COFFEE gift code" and mine["cost_points"] == 400
     balance = api.get("/v1/points/balance", headers=auth).json()["data"]
     assert balance["balance"] == 600

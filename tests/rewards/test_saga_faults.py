@@ -6,16 +6,11 @@ and every integrity check passes."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -30,12 +25,12 @@ from myapi.outbox.models import OutboxEvent
 from myapi.points.service import PointsLedger
 from myapi.providers.queue import MAX_BATCH_SIZE, OutgoingMessage
 from myapi.providers.rewards import sandbox_code
-from scripts.devstack import ROOT
 from tests.support.db import failed_checks
 from tests.support.http import bearer, dev_login
 from tests.support.live_server import LiveServer
 from tests.support.pipeline import Pipeline
-from tests.support.rewards import add_reward, inventory, redemption
+from tests.support.processes import spawn, wait_for
+from tests.support.rewards import add_reward, inventory, redemption, vendor_key
 
 pytestmark = pytest.mark.slow
 
@@ -96,15 +91,6 @@ def _drain_concurrently(p: Pipeline, workers: int = 4, one_at_a_time: bool = Fal
         if not published and not handled:
             break
     return total
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 # --- 1. real concurrency ---------------------------------------------------------------
@@ -171,8 +157,8 @@ def test_100_players_racing_2_redeems_each_for_50_units_issue_exactly_50(pipelin
         assert _queue_empty(p)
 
         rows = _rows(
-            p, "SELECT id, user_id, status::text AS status, failure_reason, vendor_code, cost_points "
-            "FROM crypto.rewards_redemptions ORDER BY id",
+            p, "SELECT id, user_id, status::text AS status, failure_reason, vendor_code, vendor_key, "
+            "cost_points FROM crypto.rewards_redemptions ORDER BY id",
         )  # fmt: skip
         by_status: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
@@ -180,8 +166,9 @@ def test_100_players_racing_2_redeems_each_for_50_units_issue_exactly_50(pipelin
         assert {k: len(v) for k, v in by_status.items()} == {"ISSUED": STOCK, "FAILED": 150 - STOCK}
         assert {r["failure_reason"] for r in by_status["FAILED"]} == {"out of stock"}
         for row in by_status["ISSUED"]:
-            assert row["vendor_code"] == sandbox_code(str(row["id"]), SKU)
+            assert row["vendor_code"] == sandbox_code(str(row["vendor_key"]), SKU)
         assert len({r["vendor_code"] for r in by_status["ISSUED"]}) == STOCK
+        assert len({r["vendor_key"] for r in rows}) == len(rows)  # one vendor key each
         assert inventory(p, SKU) == (STOCK, 0, STOCK)
         # Every FAILED one was compensated: its hold voided, nothing debited.
         holds = {
@@ -254,7 +241,7 @@ def test_every_saga_message_delivered_three_times_issues_each_redemption_once(
     for rid in ids:
         row = redemption(p, rid)
         assert row["status"] == "ISSUED", row
-        assert row["vendor_code"] == sandbox_code(str(rid), SKU)
+        assert row["vendor_code"] == sandbox_code(vendor_key(p, rid), SKU)
         assert 1 <= int(str(row["vendor_attempts"])) <= 3
         assert _hold_status(p, rid) == "COMMITTED"
     assert _debits(p) == {str(rid): 1 for rid in ids}
@@ -270,44 +257,7 @@ def _player(api: TestClient, email: str) -> tuple[dict[str, str], int]:
 
 
 # --- 3. a worker SIGKILLed inside each step ----------------------------------------------
-VISIBILITY_S = 2
-
-
-def spawn(module: str, p: Pipeline, *args: str, **env: str) -> subprocess.Popen[bytes]:
-    """`python -m module` on the pipeline's database and queues, its clock starting at
-    the pipeline's frozen now (then running in real time), a short visibility timeout
-    so that the message of a killed worker comes back within seconds."""
-    environment = {
-        **os.environ,
-        "ENVIRONMENT": "test",
-        "DATABASE_URL": p.settings.database_url,
-        "SQS_ENDPOINT_URL": p.settings.sqs_endpoint_url or "",
-        "QUEUE_PREFIX": p.settings.queue_prefix,
-        "SQS_WAIT_TIME_S": "1",
-        "SQS_VISIBILITY_TIMEOUT_S": str(VISIBILITY_S),
-        "SQS_MAX_RECEIVE_COUNT": "5",
-        "LOG_LEVEL": "WARNING",
-        "CLOCK_START_AT": p.clock.now().isoformat(),
-        "CLOCK_ANCHOR_AT": datetime.now(UTC).isoformat(),
-        "CLOCK_SPEED": "1",
-        **env,
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", module, *args],
-        cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-
-
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
-        if proc.stderr is not None:
-            proc.stderr.close()
+VISIBILITY_S = 2  # the killed worker's message comes back within seconds
 
 
 @dataclass(frozen=True)
@@ -358,7 +308,14 @@ def test_worker_killed_inside_a_step_converges_after_restart(
         assert p.container.reward_saga().advance(winner)["status"] == "ISSUED"
     assert p.relay().publish_once().published == (2 if case.out_of_stock else 1)
 
-    crashing = spawn("tests.support.crashing_worker", p, "--queue", "rewards_saga", CRASH_AT=case.point)
+    crashing = spawn(
+        "tests.support.crashing_worker",
+        p,
+        "--queue",
+        "rewards_saga",
+        visibility_s=VISIBILITY_S,
+        CRASH_AT=case.point,
+    )
     procs.append(crashing)
     try:
         crashing.wait(30)
@@ -374,7 +331,7 @@ def test_worker_killed_inside_a_step_converges_after_restart(
     assert (left["status"], _hold_status(p, rid), left["vendor_attempts"], reserved) == case.left
     assert not _queue_empty(p)  # the message was never deleted: it comes back
 
-    procs.append(spawn("batch.worker", p, "--queue", "rewards_saga"))
+    procs.append(spawn("batch.worker", p, "--queue", "rewards_saga", visibility_s=VISIBILITY_S))
     wait_for(lambda: _queue_empty(p), timeout=40, what="the restarted worker to finish the saga")
 
     done = redemption(p, rid)
@@ -391,8 +348,10 @@ def test_worker_killed_inside_a_step_converges_after_restart(
         assert _balances(p)[user_id] == 1000
     else:
         assert done["status"] == "ISSUED", done
-        # The same code after the restart: the vendor's order is keyed by the redemption.
-        assert done["vendor_code"] == sandbox_code(str(rid), SKU)
+        # The same code after the restart: the vendor's order is keyed by the redemption's
+        # vendor key, which the restart reads back unchanged.
+        assert done["vendor_key"] == left["vendor_key"]
+        assert done["vendor_code"] == sandbox_code(str(done["vendor_key"]), SKU)
         assert _hold_status(p, rid) == "COMMITTED"
         assert debits == {str(rid): 1}
         assert _balances(p)[user_id] == 600

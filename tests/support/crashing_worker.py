@@ -4,8 +4,8 @@
 Points (the first time the saga gets there, the process dies with no clean-up at all):
 
 * `<step>:before_commit` — inside the step (a RedemptionSteps method: hold, reserve,
-  begin_vendor_call, record_vendor_state, commit, compensate; also when another step
-  calls it, as reserve calls compensate when out of stock), after its SQL ran and was
+  begin_vendor_call, record_vendor_state, give_up, commit, compensate; also when another
+  step calls it, as reserve and give_up call compensate), after its SQL ran and was
   flushed, before its unit of work commits: the database rolls the step back;
 * `<step>:after_commit` — right after the unit of work (RedemptionSaga._step) in which
   the step ran committed and returned, before the saga goes on or the message is deleted;
@@ -29,12 +29,12 @@ from myapi.providers.rewards import SandboxRewardVendor
 from myapi.rewards.saga import RedemptionSaga
 from myapi.rewards.service import RedemptionSteps
 
-STEPS = ("hold", "reserve", "begin_vendor_call", "record_vendor_state", "commit", "compensate")
+STEPS = ("hold", "reserve", "begin_vendor_call", "record_vendor_state", "give_up", "commit", "compensate")
 WHENS = ("before_commit", "after_commit")
 POINTS = (*(f"{s}:{w}" for s in STEPS for w in WHENS), "vendor:after_issue")
 
 # The steps that ran in the current unit of work, outermost first (a step may call
-# another: reserve compensates when the SKU is out of stock).
+# another: reserve compensates when the SKU is out of stock, give_up when it gives up).
 _ran: list[str] = []
 
 

@@ -7,20 +7,22 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+import pytest
 from dependency_injector import providers
 
 from myapi.container import Container
 from myapi.core.config import Settings
 from myapi.providers.rewards import HttpRewardVendor, build_reward_vendors, make_reward_http_client
-from tests.support.http_server import LoopbackFake, LoopbackServer, send_json
+from tests.support.http_server import LoopbackFake, LoopbackServer, running, send_json
 
 API_KEY = "sk-live-7f3a9c1e5b2d"
 HANG_S = 1.5  # past the client's read timeout
+GATE_S = 10.0  # the longest a gated request waits for its test to open the gate
 VENDOR_NAME = "giftvendor"
 
 
@@ -58,6 +60,10 @@ class FakeGiftVendor(LoopbackFake):
       times out; a later GET finds the order ISSUED).
     * `pending_polls[sku] = n`: the order is PENDING, and GET answers PENDING n - 1 more
       times before ISSUED.
+    * `gated_skus`: a POST for the sku waits, before the vendor even looks at it (no order
+      exists meanwhile), until the test calls `open_gate()` (at most GATE_S): a vendor
+      call kept in flight for exactly as long as the test wants. `wait_gated()` returns
+      once such a request is waiting.
     """
 
     requests: list[Recorded] = field(default_factory=list)
@@ -69,6 +75,9 @@ class FakeGiftVendor(LoopbackFake):
     fail_gets: int = 0
     hang_skus: set[str] = field(default_factory=set)
     pending_polls: dict[str, int] = field(default_factory=dict)
+    gated_skus: set[str] = field(default_factory=set)
+    gate: threading.Event = field(default_factory=threading.Event)
+    gated: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -83,6 +92,18 @@ class FakeGiftVendor(LoopbackFake):
             self.fail_gets = 0
             self.hang_skus.clear()
             self.pending_polls.clear()
+            self.gated_skus.clear()
+            self.gate.set()  # a request an earlier test left waiting goes on
+            self.gate, self.gated = threading.Event(), threading.Event()
+
+    def wait_gated(self, timeout: float = GATE_S) -> None:
+        """Until a POST for a gated sku is waiting at the gate."""
+        if not self.gated.wait(timeout):
+            raise AssertionError(f"no request reached the gate within {timeout}s")
+
+    def open_gate(self) -> None:
+        """Let the gated requests (and any later one) through."""
+        self.gate.set()
 
     def count(self, method: str, key: str | None = None) -> int:
         """Requests of `method` received (about the order `key`, when given)."""
@@ -189,6 +210,10 @@ class FakeGiftVendor(LoopbackFake):
                 except ValueError:
                     body = raw.decode(errors="replace")
                 headers = {k.lower(): v for k, v in self.headers.items()}
+                if method == "POST" and isinstance(body, dict) and body.get("sku") in fake.gated_skus:
+                    gate = fake.gate
+                    fake.gated.set()
+                    gate.wait(GATE_S)
                 status, answer, hang = fake.handle(method, self.path, headers, body)
                 if hang and fake.stopping.wait(HANG_S):
                     return
@@ -205,6 +230,7 @@ class FakeGiftVendor(LoopbackFake):
 
     def stop(self) -> None:
         self.stopping.set()
+        self.gate.set()
         super().stop()
 
 
@@ -239,3 +265,16 @@ def wire_fake_vendor(
     container.reward_http.override(providers.Object(http))
     container.reward_vendors.override(providers.Object(vendors))
     return vendor
+
+
+# Fixtures (registered in tests/conftest.py): one fake vendor for the run, reset per test.
+@pytest.fixture(scope="session")
+def fake_vendor() -> Iterator[FakeGiftVendor]:
+    with running(FakeGiftVendor()) as server:
+        yield server
+
+
+@pytest.fixture
+def fake(fake_vendor: FakeGiftVendor) -> FakeGiftVendor:
+    fake_vendor.reset()
+    return fake_vendor

@@ -44,11 +44,25 @@ def run_sagas(p: Pipeline, rounds: int = 10) -> int:
 
 
 def redemption(p: Pipeline, redemption_id: int) -> dict[str, object]:
+    """The redemption's row, every column (`vendor_key` included)."""
     with p.engine.connect() as conn:
         row = conn.execute(
             text("SELECT * FROM crypto.rewards_redemptions WHERE id = :i"), {"i": redemption_id}
         ).one()
     return dict(row._mapping)
+
+
+def vendor_key(p: Pipeline, redemption_id: int) -> str:
+    """The redemption's idempotency key at its vendor (a UUID, not the id): what the
+    vendor's orders, and so the sandbox's and the fake vendor's codes, are keyed by."""
+    return str(redemption(p, redemption_id)["vendor_key"])
+
+
+def sweep(p: Pipeline) -> dict[str, object]:
+    """One pass of the sweeper (`Jobs.sweep_rewards`, as the tick runs it): what it
+    requeued. It only hands sagas back to the workers: `run_sagas` drives them."""
+    details: dict[str, object] = p.container.jobs().sweep_rewards().details
+    return details
 
 
 def inventory(p: Pipeline, sku: str) -> tuple[int, int, int]:
