@@ -52,6 +52,7 @@ def upgrade() -> None:
         sa.Column("vendor_state", sa.String(length=16), nullable=True),
         sa.Column("vendor_checked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("vendor_call_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("vendor_last_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("vendor_key", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
         sa.Column("retry_of", sa.BigInteger(), nullable=True),
     ):
@@ -99,13 +100,15 @@ def downgrade() -> None:
         op.f("ck_rewards_redemptions_vendor_state_known"), "rewards_redemptions", schema=S, type_="check"
     )
     op.drop_index(op.f("ix_rewards_redemptions_retry_of"), "rewards_redemptions", schema=S)
-    op.drop_constraint(op.f("uq_rewards_redemptions_vendor_key"), "rewards_redemptions", schema=S, type_="unique")
+    op.drop_constraint(
+        op.f("uq_rewards_redemptions_vendor_key"), "rewards_redemptions", schema=S, type_="unique"
+    )
     op.drop_constraint(
         op.f("fk_rewards_redemptions_retry_of_rewards_redemptions"), "rewards_redemptions", schema=S,
         type_="foreignkey",
     )  # fmt: skip
     for name in (
-        "retry_of", "vendor_key", "vendor_call_until", "vendor_checked_at", "vendor_state", "vendor_attempts", "vendor_requested_at", "vendor"
+        "retry_of", "vendor_key", "vendor_last_attempt_at", "vendor_call_until", "vendor_checked_at", "vendor_state", "vendor_attempts", "vendor_requested_at", "vendor"
     ):  # fmt: skip
         op.drop_column("rewards_redemptions", name, schema=S)
     op.drop_constraint(

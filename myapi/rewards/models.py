@@ -78,7 +78,7 @@ class RewardRedemption(Base):
     status: Mapped[RedemptionStatus] = mapped_column(REDEMPTION_STATUS, server_default=text("'REQUESTED'"))
     vendor_code: Mapped[str | None] = mapped_column(Text)
     failure_reason: Mapped[str | None] = mapped_column(Text)
-    # The vendor order: its idempotency key; first asked at, issue calls made, the last
+    # The vendor order: its idempotency key; first and last asked at, issue calls made, the last
     # non-final answer (PENDING; UNKNOWN after a timeout; UNAVAILABLE: not accepted;
     # ORPHANED on a final redemption: a code arrived after it was compensated) and when
     # it was read; until when a call in flight may still answer (its lease).
@@ -86,6 +86,7 @@ class RewardRedemption(Base):
         Uuid, unique=True, server_default=text("gen_random_uuid()"), default=uuid.uuid4
     )
     vendor_requested_at: Mapped[datetime | None]
+    vendor_last_attempt_at: Mapped[datetime | None]
     vendor_attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     vendor_state: Mapped[str | None] = mapped_column(String(16))
     vendor_checked_at: Mapped[datetime | None]

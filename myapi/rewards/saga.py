@@ -57,6 +57,7 @@ from myapi.rewards.service import (
     RedemptionView,
     RewardService,
     StepResult,
+    attempts_span_timeout,
 )
 
 logger = logging.getLogger("myapi.rewards")
@@ -127,13 +128,18 @@ class RedemptionSaga:
                 self._resolve(r.id, order)
                 return
             if r.vendor_attempts >= self._settings.reward_vendor_max_attempts:
+                if r.vendor_call_until is not None and r.vendor_call_until > self._clock.now():
+                    return  # another process's call may still answer
                 attempts = r.vendor_attempts
-                self._step(
-                    lambda s: s.give_up(
-                        r.id, f"the vendor has no order after {attempts} attempts", seen_attempts=attempts
+                if attempts_span_timeout(r, self._settings):
+                    self._step(
+                        lambda s: s.give_up(
+                            r.id, f"the vendor has no order after {attempts} attempts", seen_attempts=attempts
+                        )
                     )
-                )
-                return
+                    return
+                # Attempts used up within the timeout (a short outage): the vendor has no
+                # order under the key, so asking again with it cannot make a second one.
         self._issue(vendor, r)
 
     def _issue(self, vendor: RewardVendor, r: RewardRedemption) -> None:

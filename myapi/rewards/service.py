@@ -96,6 +96,15 @@ def month_start_kst(now: datetime) -> datetime:
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+def attempts_span_timeout(r: RewardRedemption, settings: Settings) -> bool:
+    """The redemption's issue attempts span at least REWARD_SAGA_TIMEOUT_S (first to
+    last): only then may a redemption the vendor has no order for be given up."""
+    if r.vendor_requested_at is None or r.vendor_last_attempt_at is None:
+        return False
+    span = r.vendor_last_attempt_at - r.vendor_requested_at
+    return span >= timedelta(seconds=settings.reward_saga_timeout_s)
+
+
 @dataclass(frozen=True)
 class StepResult:
     """What a step left: the redemption's status and whether this call changed it."""
@@ -161,6 +170,7 @@ class RedemptionSteps:
             return None
         now = self._clock.now()
         r.vendor_requested_at = r.vendor_requested_at or now
+        r.vendor_last_attempt_at = now
         r.vendor_attempts += 1
         r.vendor_checked_at = now
         # The call's lease: until then its answer may still come, so nobody gives up on
@@ -184,19 +194,16 @@ class RedemptionSteps:
     def give_up(self, redemption_id: int, reason: str, *, seen_attempts: int) -> StepResult:
         """Compensate a RESERVED redemption whose vendor has no order under its key
         after the last attempt — only if nothing moved since that answer was read (the
-        same attempt count), no call is in flight (its lease expired), and the first
-        request is older than REWARD_SAGA_TIMEOUT_S (an outage shorter than that never
-        fails a redemption). Otherwise it is left for a later sweep."""
+        same attempt count), no call is in flight (its lease expired), and its attempts
+        span REWARD_SAGA_TIMEOUT_S (`may_give_up`: an outage shorter than that never
+        fails a redemption). Otherwise it is left for a later attempt."""
         r = self.lock(redemption_id)
         now = self._clock.now()
         if (
             r.status != RedemptionStatus.RESERVED
             or r.vendor_attempts != seen_attempts
             or (r.vendor_call_until is not None and r.vendor_call_until > now)
-            or (
-                r.vendor_requested_at is not None
-                and now - r.vendor_requested_at < timedelta(seconds=self._settings.reward_saga_timeout_s)
-            )
+            or not attempts_span_timeout(r, self._settings)
         ):
             return StepResult(r.status, False)
         return self.compensate(r.id, RedemptionStatus.FAILED, reason)
