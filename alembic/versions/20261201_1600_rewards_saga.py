@@ -108,7 +108,8 @@ def downgrade() -> None:
         type_="foreignkey",
     )  # fmt: skip
     for name in (
-        "retry_of", "vendor_key", "vendor_last_attempt_at", "vendor_call_until", "vendor_checked_at", "vendor_state", "vendor_attempts", "vendor_requested_at", "vendor"
+        "retry_of", "vendor_key", "vendor_last_attempt_at", "vendor_call_until", "vendor_checked_at",
+        "vendor_state", "vendor_attempts", "vendor_requested_at", "vendor",
     ):  # fmt: skip
         op.drop_column("rewards_redemptions", name, schema=S)
     op.drop_constraint(
