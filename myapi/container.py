@@ -29,6 +29,7 @@ from myapi.health.service import ReadinessService
 from myapi.jobs.definitions import Jobs
 from myapi.maintenance.service import MaintenanceService
 from myapi.market.service import EodService, VendorEventService, make_breakers
+from myapi.notifications.service import NotificationService
 from myapi.points.service import PointsLedger
 from myapi.predictions.service import PredictionService
 from myapi.providers.eod import build_eod_providers, make_eod_http_client
@@ -85,6 +86,7 @@ class Container(containers.DeclarativeContainer):
     maintenance_service = providers.Factory(
         MaintenanceService, clock=clock, rate_limit_window_s=settings.provided.rate_limit_window_s
     )
+    notification_service = providers.Factory(NotificationService, clock=clock)
     points_ledger = providers.Factory(PointsLedger, clock=clock)
     prediction_service = providers.Factory(
         PredictionService, clock=clock, settings=settings, calendar=calendar

@@ -27,6 +27,7 @@ from myapi.cycle.router import router as session_router
 from myapi.health.router import router as health_router
 from myapi.internal.router import router as internal_router
 from myapi.internal.router import vendor_router
+from myapi.notifications.router import router as notifications_router
 from myapi.points.router import router as points_router
 from myapi.predictions.router import router as predictions_router
 from myapi.rewards.router import router as rewards_router
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(ads_router)
     app.include_router(points_router)
     app.include_router(rewards_router)
+    app.include_router(notifications_router)
     app.include_router(settlements_router)
     if not settings.is_production:
         app.include_router(ads_dev_router)

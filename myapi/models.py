@@ -7,6 +7,7 @@ from myapi.core.models import IdempotencyKey
 from myapi.cycle.models import SessionControl
 from myapi.jobs.models import JobRun
 from myapi.market.models import EodFetchLog, EodPrice
+from myapi.notifications.models import Notification
 from myapi.outbox.models import OutboxEvent
 from myapi.points.models import PointBalance, PointsHold, PointsLedgerEntry
 from myapi.predictions.models import Prediction
@@ -28,6 +29,7 @@ __all__ = [
     "EodPrice",
     "IdempotencyKey",
     "JobRun",
+    "Notification",
     "OAuthState",
     "OutboxEvent",
     "PointBalance",

@@ -67,6 +67,8 @@ class JobName(StrEnum):
     PUBLISH_OUTBOX = "outbox.publish"
     REWARD_SAGA = "rewards.saga"
     REWARD_SWEEP = "rewards.sweep"
+    NOTIFY_DAY_SETTLED = "notifications.day_settled"
+    NOTIFY_REWARD = "notifications.reward"
 
 
 # --- payloads ----------------------------------------------------------------------
@@ -167,8 +169,9 @@ CATALOGUE: dict[Topic, EventSpec] = {
             "settle a day (idempotent; a newer vendor revision re-settles)",
         ),
         EventSpec(
-            Topic.SETTLEMENT_COMPLETED, SettlementCompleted, None, None,
-            "a settlement run changed a day's results",
+            Topic.SETTLEMENT_COMPLETED, SettlementCompleted, QueueKey.SETTLEMENT_COMPUTE,
+            JobName.NOTIFY_DAY_SETTLED,
+            "a settlement run changed a day's results: each player's results notification",
         ),
         EventSpec(
             Topic.POINTS_AWARDED, PointsAwarded, None, None,
@@ -181,10 +184,13 @@ CATALOGUE: dict[Topic, EventSpec] = {
             Topic.REWARD_REQUESTED, RewardRequested, QueueKey.REWARDS_SAGA, JobName.REWARD_SAGA,
             "drive a redemption's saga: hold, reserve, vendor issue, commit (or compensate)",
         ),
-        EventSpec(Topic.REWARD_ISSUED, RewardOutcome, None, None, "a redemption was issued its code"),
         EventSpec(
-            Topic.REWARD_FAILED, RewardOutcome, None, None,
-            "a redemption failed and was compensated (points and stock back)",
+            Topic.REWARD_ISSUED, RewardOutcome, QueueKey.REWARDS_SAGA, JobName.NOTIFY_REWARD,
+            "a redemption was issued its code: the player's notification",
+        ),
+        EventSpec(
+            Topic.REWARD_FAILED, RewardOutcome, QueueKey.REWARDS_SAGA, JobName.NOTIFY_REWARD,
+            "a redemption failed and was compensated (points and stock back): the player's notification",
         ),
     )
 }  # fmt: skip

@@ -30,7 +30,9 @@ from myapi.events.catalogue import (
     CATALOGUE,
     JobName,
     Payload,
+    RewardOutcome,
     RewardRequested,
+    SettlementCompleted,
     Topic,
     TradingDayPayload,
     request_eod_fetch,
@@ -66,6 +68,8 @@ class Jobs:
             JobName.SETTLE: lambda p: self.settle(_day(p)),
             JobName.TICK: lambda _p: self.tick(),
             JobName.REWARD_SAGA: lambda p: self.run_redemption(_redemption_id(p)),
+            JobName.NOTIFY_DAY_SETTLED: lambda p: self.notify_day_settled(_settled_day(p)),
+            JobName.NOTIFY_REWARD: lambda p: self.notify_reward(_reward_outcome(p)),
         }
 
     # --- the day's session ---------------------------------------------------------
@@ -265,6 +269,26 @@ class Jobs:
         saga = self._c.reward_saga()
         return self._runner.run(JobName.REWARD_SWEEP, lambda _s: saga.sweep())
 
+    # --- notifications -----------------------------------------------------------------
+    def notify_day_settled(self, trading_day: date) -> JobResult:
+        """Each player with a prediction on D gets (or has updated) their results
+        notification; idempotent (one per player and day)."""
+        return self._runner.run(
+            JobName.NOTIFY_DAY_SETTLED,
+            lambda s: self._c.notification_service(s).day_settled(trading_day),
+            trading_day,
+        )
+
+    def notify_reward(self, outcome: RewardOutcome) -> JobResult:
+        """The player's notification of a redemption's outcome; idempotent."""
+        return self._runner.run(
+            JobName.NOTIFY_REWARD,
+            lambda s: self._c.notification_service(s).reward_outcome(
+                user_id=outcome.user_id, redemption_id=outcome.redemption_id, status=outcome.status,
+                title=outcome.title, cost_points=outcome.cost_points, reason=outcome.reason,
+            ),
+        )  # fmt: skip
+
     # --- housekeeping --------------------------------------------------------------
     def gc(self) -> JobResult:
         """Delete what has expired (OAuth states, refresh tokens, idempotency keys,
@@ -309,6 +333,18 @@ _REQUEST_JOBS = {
 }
 # How the tick's actions name each step (as the reconcile loop always has).
 _STEP_NAMES = {"cutoff": "cutoff", "open": "open"}
+
+
+def _settled_day(payload: Payload) -> date:
+    if not isinstance(payload, SettlementCompleted):
+        raise TypeError(f"expected SettlementCompleted, got {type(payload).__name__}")
+    return payload.trading_day
+
+
+def _reward_outcome(payload: Payload) -> RewardOutcome:
+    if not isinstance(payload, RewardOutcome):
+        raise TypeError(f"expected RewardOutcome, got {type(payload).__name__}")
+    return payload
 
 
 def _redemption_id(payload: Payload) -> int:
