@@ -27,6 +27,7 @@ from myapi.cycle.service import CyclePlanner, SessionService
 from myapi.events.relay import OutboxRelay
 from myapi.health.service import ReadinessService
 from myapi.jobs.definitions import Jobs
+from myapi.leaderboard.service import LeaderboardService
 from myapi.maintenance.service import MaintenanceService
 from myapi.market.service import EodService, VendorEventService, make_breakers
 from myapi.notifications.service import NotificationService
@@ -83,6 +84,7 @@ class Container(containers.DeclarativeContainer):
         AuthService, clock=clock, settings=settings, codec=token_codec, providers=oauth_providers
     )
     cycle_planner = providers.Factory(CyclePlanner, clock=clock, settings=settings, calendar=calendar)
+    leaderboard_service = providers.Factory(LeaderboardService, clock=clock)
     maintenance_service = providers.Factory(
         MaintenanceService, clock=clock, rate_limit_window_s=settings.provided.rate_limit_window_s
     )

@@ -15,6 +15,7 @@ from myapi.core.deps import ContainerDep, provide
 from myapi.cycle.service import SessionService
 from myapi.health.service import ReadinessService
 from myapi.jobs.definitions import Jobs
+from myapi.leaderboard.service import LeaderboardService
 from myapi.notifications.service import NotificationService
 from myapi.points.service import PointsLedger
 from myapi.predictions.service import PredictionService
@@ -27,6 +28,7 @@ from myapi.users.service import UserService
 
 AdminServiceDep = Annotated[AdminService, Depends(provide(lambda c: c.admin_service))]
 AuthServiceDep = Annotated[AuthService, Depends(provide(lambda c: c.auth_service))]
+LeaderboardServiceDep = Annotated[LeaderboardService, Depends(provide(lambda c: c.leaderboard_service))]
 NotificationServiceDep = Annotated[NotificationService, Depends(provide(lambda c: c.notification_service))]
 PointsLedgerDep = Annotated[PointsLedger, Depends(provide(lambda c: c.points_ledger))]
 PredictionServiceDep = Annotated[PredictionService, Depends(provide(lambda c: c.prediction_service))]

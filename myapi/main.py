@@ -27,6 +27,7 @@ from myapi.cycle.router import router as session_router
 from myapi.health.router import router as health_router
 from myapi.internal.router import router as internal_router
 from myapi.internal.router import vendor_router
+from myapi.leaderboard.router import router as leaderboard_router
 from myapi.notifications.router import router as notifications_router
 from myapi.points.router import router as points_router
 from myapi.predictions.router import router as predictions_router
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(points_router)
     app.include_router(rewards_router)
     app.include_router(notifications_router)
+    app.include_router(leaderboard_router)
     app.include_router(settlements_router)
     if not settings.is_production:
         app.include_router(ads_dev_router)

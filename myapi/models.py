@@ -6,6 +6,7 @@ from myapi.core.base import Base
 from myapi.core.models import IdempotencyKey
 from myapi.cycle.models import SessionControl
 from myapi.jobs.models import JobRun
+from myapi.leaderboard.models import LeaderboardEntry, PlayerDay
 from myapi.market.models import EodFetchLog, EodPrice
 from myapi.notifications.models import Notification
 from myapi.outbox.models import OutboxEvent
@@ -29,9 +30,11 @@ __all__ = [
     "EodPrice",
     "IdempotencyKey",
     "JobRun",
+    "LeaderboardEntry",
     "Notification",
     "OAuthState",
     "OutboxEvent",
+    "PlayerDay",
     "PointBalance",
     "PointsHold",
     "PointsLedgerEntry",

@@ -67,7 +67,7 @@ class JobName(StrEnum):
     PUBLISH_OUTBOX = "outbox.publish"
     REWARD_SAGA = "rewards.saga"
     REWARD_SWEEP = "rewards.sweep"
-    NOTIFY_DAY_SETTLED = "notifications.day_settled"
+    SETTLEMENT_FOLLOW_UP = "settlement.follow_up"
     NOTIFY_REWARD = "notifications.reward"
 
 
@@ -170,8 +170,9 @@ CATALOGUE: dict[Topic, EventSpec] = {
         ),
         EventSpec(
             Topic.SETTLEMENT_COMPLETED, SettlementCompleted, QueueKey.SETTLEMENT_COMPUTE,
-            JobName.NOTIFY_DAY_SETTLED,
-            "a settlement run changed a day's results: each player's results notification",
+            JobName.SETTLEMENT_FOLLOW_UP,
+            "a settlement run changed a day's results: the players' results notifications and "
+            "the leaderboard",
         ),
         EventSpec(
             Topic.POINTS_AWARDED, PointsAwarded, None, None,

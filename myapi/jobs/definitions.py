@@ -68,7 +68,7 @@ class Jobs:
             JobName.SETTLE: lambda p: self.settle(_day(p)),
             JobName.TICK: lambda _p: self.tick(),
             JobName.REWARD_SAGA: lambda p: self.run_redemption(_redemption_id(p)),
-            JobName.NOTIFY_DAY_SETTLED: lambda p: self.notify_day_settled(_settled_day(p)),
+            JobName.SETTLEMENT_FOLLOW_UP: lambda p: self.follow_up_settlement(_settled_day(p)),
             JobName.NOTIFY_REWARD: lambda p: self.notify_reward(_reward_outcome(p)),
         }
 
@@ -270,14 +270,18 @@ class Jobs:
         return self._runner.run(JobName.REWARD_SWEEP, lambda _s: saga.sweep())
 
     # --- notifications -----------------------------------------------------------------
-    def notify_day_settled(self, trading_day: date) -> JobResult:
-        """Each player with a prediction on D gets (or has updated) their results
-        notification; idempotent (one per player and day)."""
-        return self._runner.run(
-            JobName.NOTIFY_DAY_SETTLED,
-            lambda s: self._c.notification_service(s).day_settled(trading_day),
-            trading_day,
-        )
+    def follow_up_settlement(self, trading_day: date) -> JobResult:
+        """After a settlement run changed D's results, in one unit of work: each player
+        with a prediction on D gets (or has updated) their results notification, and the
+        leaderboard's periods containing D are refreshed for D's players. Idempotent."""
+
+        def work(session: Session) -> dict[str, Any]:
+            return {
+                "notifications": self._c.notification_service(session).day_settled(trading_day),
+                "leaderboard": self._c.leaderboard_service(session).refresh(trading_day),
+            }
+
+        return self._runner.run(JobName.SETTLEMENT_FOLLOW_UP, work, trading_day)
 
     def notify_reward(self, outcome: RewardOutcome) -> JobResult:
         """The player's notification of a redemption's outcome; idempotent."""

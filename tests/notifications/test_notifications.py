@@ -208,7 +208,7 @@ def test_a_settled_day_gives_each_player_with_a_live_prediction_one_results_noti
     assert _redeliver(p, completed, "settlement_compute") == 3
     assert _notifications(p) == before  # same rows, same times, Bob's still read
     runs = "SELECT count(*) FROM crypto.job_runs WHERE job = :j AND status = 'SUCCEEDED'"
-    assert p.scalar(runs, j="notifications.day_settled") == 4
+    assert p.scalar(runs, j="settlement.follow_up") == 4
 
 
 # --- 2. a price revision ------------------------------------------------------------------

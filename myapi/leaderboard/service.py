@@ -1,0 +1,77 @@
+"""The leaderboard (issue 12, part): players ranked by the points their predictions won
+over a KST week, a KST month, or all time — read from a summary the settlement
+follow-up job refreshes after every settlement run, never from the predictions.
+
+* Periods are of the trading day's date (the KST date its predictions are made on):
+  `week` starts on its Monday, `month` on its first day; `all` is every day.
+* Rank order: points, then wins (descending), then the older account first; every
+  rank is a position (no shared ranks), so paging never repeats or skips a player.
+* Only active players are ranked and shown, by nickname only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Literal
+
+from sqlalchemy.orm import Session
+
+from myapi.core.clock import Clock, to_kst
+from myapi.leaderboard.repository import ALL_TIME_END, ALL_TIME_START, LeaderboardRepository, Ranked
+
+Period = Literal["week", "month", "all"]
+PERIODS: tuple[Period, ...] = ("week", "month", "all")
+
+
+def period_bounds(period: Period, day: date) -> tuple[date, date]:
+    """[start, end) of the period containing `day`."""
+    if period == "week":
+        start = day - timedelta(days=day.weekday())
+        return start, start + timedelta(days=7)
+    if period == "month":
+        start = day.replace(day=1)
+        following = (start + timedelta(days=32)).replace(day=1)
+        return start, following
+    return ALL_TIME_START, ALL_TIME_END
+
+
+@dataclass(frozen=True)
+class Standing:
+    period: Period
+    period_start: date
+    entry: Ranked | None
+    ranked_players: int
+
+    @property
+    def percentile(self) -> float | None:
+        """The share of ranked players at or below me, in percent (the top is 100)."""
+        if self.entry is None or not self.ranked_players:
+            return None
+        return round(100.0 * (self.ranked_players - self.entry.rank + 1) / self.ranked_players, 2)
+
+
+class LeaderboardService:
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._repo = LeaderboardRepository(session)
+        self._clock = clock
+
+    def refresh(self, trading_day: date) -> dict[str, object]:
+        """After a settlement run of D: D's per-player results and every period
+        containing D, for D's players (idempotent)."""
+        periods = [(name, *period_bounds(name, trading_day)) for name in PERIODS]
+        players, rows = self._repo.refresh_day(trading_day, periods, self._clock.now())
+        return {"trading_day": trading_day.isoformat(), "players": players, "rows_changed": rows}
+
+    def top(self, period: Period, at: date | None, limit: int, offset: int) -> tuple[date, list[Ranked], int]:
+        start, _ = period_bounds(period, at or self._today())
+        return start, self._repo.top(period, start, limit, offset), self._repo.ranked_players(period, start)
+
+    def mine(self, period: Period, at: date | None, user_id: int) -> Standing:
+        start, _ = period_bounds(period, at or self._today())
+        return Standing(
+            period, start, self._repo.mine(period, start, user_id), self._repo.ranked_players(period, start)
+        )
+
+    def _today(self) -> date:
+        return to_kst(self._clock.now()).date()
