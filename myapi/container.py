@@ -22,6 +22,7 @@ from myapi.auth.tokens import AccessTokenCodec
 from myapi.core.clock import make_clock
 from myapi.core.config import Settings
 from myapi.core.db import make_engine, make_rate_limit_engine, make_sessionmaker
+from myapi.crowd.service import CrowdService
 from myapi.cycle.calendar import get_market_calendar
 from myapi.cycle.service import CyclePlanner, SessionService
 from myapi.events.relay import OutboxRelay
@@ -83,6 +84,7 @@ class Container(containers.DeclarativeContainer):
     auth_service = providers.Factory(
         AuthService, clock=clock, settings=settings, codec=token_codec, providers=oauth_providers
     )
+    crowd_service = providers.Factory(CrowdService, clock=clock)
     cycle_planner = providers.Factory(CyclePlanner, clock=clock, settings=settings, calendar=calendar)
     leaderboard_service = providers.Factory(LeaderboardService, clock=clock)
     maintenance_service = providers.Factory(

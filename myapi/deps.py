@@ -12,6 +12,7 @@ from fastapi import Depends
 from myapi.admin.service import AdminService
 from myapi.auth.service import AuthService
 from myapi.core.deps import ContainerDep, provide
+from myapi.crowd.service import CrowdService
 from myapi.cycle.service import SessionService
 from myapi.health.service import ReadinessService
 from myapi.jobs.definitions import Jobs
@@ -27,6 +28,7 @@ from myapi.universe.service import UniverseService
 from myapi.users.service import UserService
 
 AdminServiceDep = Annotated[AdminService, Depends(provide(lambda c: c.admin_service))]
+CrowdServiceDep = Annotated[CrowdService, Depends(provide(lambda c: c.crowd_service))]
 AuthServiceDep = Annotated[AuthService, Depends(provide(lambda c: c.auth_service))]
 LeaderboardServiceDep = Annotated[LeaderboardService, Depends(provide(lambda c: c.leaderboard_service))]
 NotificationServiceDep = Annotated[NotificationService, Depends(provide(lambda c: c.notification_service))]

@@ -32,6 +32,7 @@ from myapi.notifications.router import router as notifications_router
 from myapi.points.router import router as points_router
 from myapi.predictions.router import router as predictions_router
 from myapi.rewards.router import router as rewards_router
+from myapi.settlement.router import crowd_router, results_router
 from myapi.settlement.router import router as settlements_router
 from myapi.slots.router import dev_router as ads_dev_router
 from myapi.slots.router import router as ads_router
@@ -111,6 +112,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(notifications_router)
     app.include_router(leaderboard_router)
     app.include_router(settlements_router)
+    app.include_router(results_router)
+    app.include_router(crowd_router)
     if not settings.is_production:
         app.include_router(ads_dev_router)
     app.include_router(admin_router)

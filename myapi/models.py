@@ -4,6 +4,7 @@ from myapi.audit.models import AuditLog
 from myapi.auth.models import OAuthState, RefreshToken
 from myapi.core.base import Base
 from myapi.core.models import IdempotencyKey
+from myapi.crowd.models import SymbolCrowd
 from myapi.cycle.models import SessionControl
 from myapi.jobs.models import JobRun
 from myapi.leaderboard.models import LeaderboardEntry, PlayerDay
@@ -45,6 +46,7 @@ __all__ = [
     "RewardRedemption",
     "SessionControl",
     "Settlement",
+    "SymbolCrowd",
     "User",
     "DailySlots",
     "metadata",

@@ -141,6 +141,8 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/v1/universe/today"),
         ("GET", "/v1/settlements/{trading_day}"),
         ("GET", "/v1/rewards/catalog"),
+        ("GET", "/v1/results"),
+        ("GET", "/v1/crowd/{trading_day}"),
     }
 )
 # Non-API routes that are public: probes, metrics, docs, keys.

@@ -17,6 +17,19 @@ class SessionsRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
+    def settled_between(self, first: date, last: date) -> list[SessionControl]:
+        """Sessions settled with a trading day in [first, last], newest first."""
+        stmt = (
+            select(SessionControl)
+            .where(
+                SessionControl.trading_day >= first,
+                SessionControl.trading_day <= last,
+                SessionControl.settled_at.is_not(None),
+            )
+            .order_by(SessionControl.trading_day.desc())
+        )
+        return list(self.session.scalars(stmt))
+
     def get(self, trading_day: date) -> SessionControl | None:
         return self.session.get(SessionControl, trading_day)
 

@@ -151,14 +151,19 @@ class Jobs:
         """Close D for predictions (phase SETTLE) at its scheduled cutoff; earlier is
         CYCLE_003 (the scheduled path never cuts off early). Idempotent."""
         day = trading_day or self._today()
-        return self._runner.run(JobName.CUTOFF, lambda s: self._c.session_service(s).cutoff(day), day)
+        return self._runner.run(JobName.CUTOFF, lambda s: self._cut_off(s, day), day)
+
+    def _cut_off(self, session: Session, day: date, **early: str) -> dict[str, Any]:
+        """The cutoff, and the crowd's split counted now that it may be shown."""
+        result = self._c.session_service(session).cutoff(day, **early)
+        return {**result, "crowd": self._c.crowd_service(session).refresh(day)}
 
     def early_cutoff(self, trading_day: date, *, reason: str, actor: str) -> JobResult:
         """An operator closes D for predictions before its scheduled cutoff (audited,
         with the reason). At or after the scheduled cutoff it is a plain cutoff."""
         return self._runner.run(
             JobName.EARLY_CUTOFF,
-            lambda s: self._c.session_service(s).cutoff(trading_day, early_reason=reason, actor=actor),
+            lambda s: self._cut_off(s, trading_day, early_reason=reason, actor=actor),
             trading_day,
         )
 
@@ -272,13 +277,15 @@ class Jobs:
     # --- notifications -----------------------------------------------------------------
     def follow_up_settlement(self, trading_day: date) -> JobResult:
         """After a settlement run changed D's results, in one unit of work: each player
-        with a prediction on D gets (or has updated) their results notification, and the
-        leaderboard's periods containing D are refreshed for D's players. Idempotent."""
+        with a prediction on D gets (or has updated) their results notification, the
+        leaderboard's periods containing D are refreshed for D's players, and D's crowd
+        counters are recounted (who was right). Idempotent."""
 
         def work(session: Session) -> dict[str, Any]:
             return {
                 "notifications": self._c.notification_service(session).day_settled(trading_day),
                 "leaderboard": self._c.leaderboard_service(session).refresh(trading_day),
+                "crowd": self._c.crowd_service(session).refresh(trading_day),
             }
 
         return self._runner.run(JobName.SETTLEMENT_FOLLOW_UP, work, trading_day)

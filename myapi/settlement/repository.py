@@ -242,6 +242,17 @@ class SettlementReadRepository:
         stmt = select(Settlement).where(Settlement.trading_day == day).order_by(Settlement.symbol)
         return list(self.session.scalars(stmt))
 
+    def between(self, first: date, last: date) -> dict[date, list[Settlement]]:
+        stmt = (
+            select(Settlement)
+            .where(Settlement.trading_day >= first, Settlement.trading_day <= last)
+            .order_by(Settlement.trading_day, Settlement.symbol)
+        )
+        by_day: dict[date, list[Settlement]] = {}
+        for row in self.session.scalars(stmt):
+            by_day.setdefault(row.trading_day, []).append(row)
+        return by_day
+
     def summary(self, day: date) -> dict[str, Any]:
         counts = SettlementRepository(self.session).counts(day)
         reasons = self.session.execute(

@@ -136,3 +136,9 @@ class SettlementQueries:
 
     def summary(self, trading_day: date) -> tuple[SessionControl, dict[str, Any]]:
         return self._session(trading_day), self._reads.summary(trading_day)
+
+    def settled_between(self, first: date, last: date) -> list[tuple[SessionControl, list[Settlement]]]:
+        """Settled days in [first, last], newest first, with their per-symbol results."""
+        sessions = self._sessions.settled_between(first, last)
+        by_day = self._reads.between(first, last)
+        return [(row, by_day.get(row.trading_day, [])) for row in sessions]

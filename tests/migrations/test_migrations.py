@@ -22,7 +22,7 @@ EXPECTED_TABLES = {
     "predictions", "settlements", "eod_prices", "eod_fetch_logs", "point_balances",
     "points_ledger", "points_holds", "rewards_inventory", "rewards_redemptions",
     "user_limits", "ad_unlocks", "idempotency_keys", "rate_limits", "outbox", "job_runs",
-    "audit_log", "notifications", "player_days", "leaderboard",
+    "audit_log", "notifications", "player_days", "leaderboard", "symbol_crowd",
 }  # fmt: skip
 
 EXPECTED_ENUMS = {

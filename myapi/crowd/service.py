@@ -1,0 +1,42 @@
+"""Crowd sentiment (issue 12, part): per symbol, how many players predicted UP and
+DOWN, and once settled the share who were right. Hidden while the day accepts
+predictions (no herding); counted at the cutoff and recounted by every settlement run,
+from the predictions themselves, so the figures are exact."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from myapi.core.clock import Clock
+from myapi.crowd.models import SymbolCrowd
+from myapi.crowd.repository import CrowdRepository
+from myapi.cycle.repository import SessionsRepository
+from myapi.cycle.service import is_open_for_predictions
+
+
+class CrowdService:
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._repo = CrowdRepository(session)
+        self._sessions = SessionsRepository(session)
+        self._clock = clock
+
+    def refresh(self, trading_day: date) -> dict[str, object]:
+        written = self._repo.refresh(trading_day, self._clock.now())
+        return {"trading_day": trading_day.isoformat(), "symbols": written}
+
+    def visible(self, trading_day: date) -> bool:
+        """Shown once the day does not accept predictions (no session: nothing to hide)."""
+        row = self._sessions.get(trading_day)
+        if row is None:
+            return True
+        return not is_open_for_predictions(row.phase, row.predict_cutoff_at, self._clock.now())
+
+    def for_days(self, first: date, last: date) -> dict[date, dict[str, SymbolCrowd]]:
+        """Day -> symbol -> its crowd, for days that are visible."""
+        by_day: dict[date, dict[str, SymbolCrowd]] = defaultdict(dict)
+        for row in self._repo.for_days(first, last):
+            by_day[row.trading_day][row.symbol] = row
+        return {day: rows for day, rows in by_day.items() if self.visible(day)}
