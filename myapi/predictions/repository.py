@@ -200,6 +200,22 @@ class PredictionsRepository:
         ).one()
         return {key: int(value) for key, value in row._mapping.items()}
 
+    def stats_by_symbol(self, user_id: int) -> list[tuple[str, int, int, int]]:
+        """(symbol, correct, incorrect, void) of the user's settled predictions."""
+        rows = self.session.execute(
+            text(
+                """
+                SELECT symbol, count(*) FILTER (WHERE status = 'CORRECT'),
+                       count(*) FILTER (WHERE status = 'INCORRECT'), count(*) FILTER (WHERE status = 'VOID')
+                FROM crypto.predictions
+                WHERE user_id = :u AND status IN ('CORRECT', 'INCORRECT', 'VOID')
+                GROUP BY symbol ORDER BY symbol
+                """
+            ),
+            {"u": user_id},
+        )
+        return [(str(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows]
+
     def symbols_with_predictions(self, trading_day: date, symbols: Sequence[str]) -> list[str]:
         """Of `symbols`, those with a live (not cancelled) prediction on the day."""
         if not symbols:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from myapi.core.enums import Choice, PredictionStatus
 from myapi.core.schemas import KstDateTime
@@ -52,6 +52,20 @@ class CancelledOut(BaseModel):
     remaining_slots: int
 
 
+class SymbolStatsOut(BaseModel):
+    symbol: str
+    correct: int
+    incorrect: int
+    void: int
+    win_rate: float | None
+
+
+class BadgeOut(BaseModel):
+    code: str
+    title: str
+    description: str
+
+
 class StatsOut(BaseModel):
     total: int
     pending: int
@@ -62,3 +76,5 @@ class StatsOut(BaseModel):
     current_streak: int
     best_streak: int
     points_won: int
+    by_symbol: list[SymbolStatsOut] = Field(default_factory=list)
+    badges: list[BadgeOut] = Field(default_factory=list)

@@ -3,6 +3,7 @@ one transaction, a handful of statements, no outside network call."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -24,7 +25,7 @@ from myapi.events.catalogue import (
 )
 from myapi.predictions.models import Prediction
 from myapi.predictions.repository import PredictionsRepository
-from myapi.predictions.schemas import StatsOut
+from myapi.predictions.schemas import BadgeOut, StatsOut, SymbolStatsOut
 from myapi.slots.service import SlotService
 
 
@@ -74,6 +75,35 @@ class Accepted:
     choice: Choice
     submitted_at: datetime
     remaining_slots: int
+
+
+def _rate(correct: int, incorrect: int) -> float | None:
+    decided = correct + incorrect
+    return round(correct / decided, 4) if decided else None
+
+
+@dataclass(frozen=True)
+class Badge:
+    code: str
+    title: str
+    description: str
+    earned: Callable[[StatsOut], bool]
+
+
+# Earned from a player's record, so they can never drift from it; a badge is kept as
+# long as the record shows it (records only grow).
+BADGES: tuple[Badge, ...] = (
+    Badge("FIRST_WIN", "First win", "A prediction settled correct", lambda s: s.correct >= 1),
+    Badge("FIVE_IN_A_ROW", "Hot streak", "5 correct predictions in a row", lambda s: s.best_streak >= 5),
+    Badge("TEN_IN_A_ROW", "On fire", "10 correct predictions in a row", lambda s: s.best_streak >= 10),
+    Badge("CENTURY", "Centurion", "100 predictions made", lambda s: s.total >= 100),
+    Badge(
+        "SHARPSHOOTER",
+        "Sharpshooter",
+        "A win rate of 60% or more over 20 decided predictions",
+        lambda s: s.correct + s.incorrect >= 20 and (s.win_rate or 0) >= 0.6,
+    ),
+)
 
 
 class PredictionService:
@@ -133,8 +163,12 @@ class PredictionService:
         emit(
             self._session,
             PredictionSubmitted(
-                prediction_id=prediction_id, user_id=user_id, trading_day=day, symbol=symbol,
-                choice=choice, submitted_at=now,
+                prediction_id=prediction_id,
+                user_id=user_id,
+                trading_day=day,
+                symbol=symbol,
+                choice=choice,
+                submitted_at=now,
             ),
             Topic.PREDICTION_SUBMITTED,
             now=now,
@@ -198,9 +232,18 @@ class PredictionService:
         return self._repo.history(user_id, limit, offset, status)
 
     def stats(self, user_id: int) -> StatsOut:
-        """Totals by outcome; the win rate is correct / (correct + incorrect), None
+        """Totals by outcome, streaks, the win rate overall and per symbol, and the
+        badges earned (BADGES). A win rate is correct / (correct + incorrect), None
         before any prediction was decided (VOID and cancelled ones do not count)."""
         counts = self._repo.stats(user_id)
-        decided = counts["correct"] + counts["incorrect"]
-        win_rate = round(counts["correct"] / decided, 4) if decided else None
-        return StatsOut(**counts, win_rate=win_rate)
+        by_symbol = [
+            SymbolStatsOut(symbol=symbol, correct=won, incorrect=lost, void=void, win_rate=_rate(won, lost))
+            for symbol, won, lost, void in self._repo.stats_by_symbol(user_id)
+        ]
+        stats = StatsOut.model_validate(
+            {**counts, "win_rate": _rate(counts["correct"], counts["incorrect"]), "by_symbol": by_symbol}
+        )
+        stats.badges = [
+            BadgeOut(code=b.code, title=b.title, description=b.description) for b in BADGES if b.earned(stats)
+        ]
+        return stats

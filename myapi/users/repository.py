@@ -27,6 +27,10 @@ class UsersRepository:
     def get(self, user_id: int) -> User | None:
         return self.session.get(User, user_id)
 
+    def active_by_nickname(self, nickname: str) -> User | None:
+        stmt = select(User).where(User.nickname == nickname, User.is_active.is_(True))
+        return self.session.scalars(stmt).one_or_none()
+
     def get_for_update(self, user_id: int) -> User | None:
         stmt = select(User).where(User.id == user_id).with_for_update()
         return self.session.scalars(stmt).one_or_none()

@@ -1,14 +1,17 @@
-"""/v1/users/me: the player's own profile. A player can only ever reach their own row."""
+"""/v1/users/me: the player's own profile (a player can only ever change their own row);
+/v1/users/{nickname}: another player's public profile (nickname, join date, record)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
 
 from myapi.auth.guards import CurrentUserDep
 from myapi.core.schemas import Envelope, ok
-from myapi.deps import AuthServiceDep, UserServiceDep
+from myapi.deps import AuthServiceDep, PredictionServiceDep, UserServiceDep
 from myapi.ratelimit.deps import rate_limit
-from myapi.users.schemas import MeOut, NicknameUpdate, profile_out
+from myapi.users.schemas import NICKNAME_PATTERN, MeOut, NicknameUpdate, PublicProfileOut, profile_out
 
 router = APIRouter(prefix="/v1/users", tags=["users"], dependencies=[Depends(rate_limit)])
 
@@ -27,3 +30,22 @@ def patch_me(body: NicknameUpdate, user: CurrentUserDep, service: UserServiceDep
 def delete_me(user: CurrentUserDep, auth: AuthServiceDep) -> Envelope[dict[str, bool]]:
     auth.deactivate_account(user.id)
     return ok({"deactivated": True})
+
+
+@router.get(
+    "/{nickname}",
+    summary="A player's public profile: nickname, join date, totals, streaks, win rates, badges "
+    "(no email, no provider ids; USER_404 for no active player)",
+)
+def public_profile(
+    nickname: Annotated[str, Path(pattern=NICKNAME_PATTERN)],
+    user: CurrentUserDep,
+    users: UserServiceDep,
+    predictions: PredictionServiceDep,
+) -> Envelope[PublicProfileOut]:
+    player = users.public(nickname)
+    return ok(
+        PublicProfileOut(
+            nickname=player.nickname, joined_at=player.created_at, stats=predictions.stats(player.id)
+        )
+    )

@@ -4,6 +4,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from myapi.core.enums import UserRole
 from myapi.core.schemas import KstDateTime
+from myapi.predictions.schemas import StatsOut
 from myapi.users.service import Profile
 
 NICKNAME_PATTERN = r"^[0-9A-Za-z_가-힣]{2,30}$"
@@ -51,3 +52,11 @@ def me_out(user: object, points_balance: int) -> MeOut:
 def profile_out(profile: Profile) -> MeOut:
     """A `users.service.Profile` (the user and their balance) as the API shows it."""
     return me_out(profile.user, profile.points_balance)
+
+
+class PublicProfileOut(BaseModel):
+    """What any player may see of another: no email, no provider ids."""
+
+    nickname: str
+    joined_at: KstDateTime
+    stats: StatsOut

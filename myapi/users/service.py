@@ -44,6 +44,13 @@ class UserService:
         user = self._get(user_id)
         return Profile(user, PointsRepository(self._session).balance_of(user_id))
 
+    def public(self, nickname: str) -> User:
+        """An active player by nickname (USER_404 otherwise): for their public profile."""
+        user = self._users.active_by_nickname(nickname)
+        if user is None:
+            raise NotFoundError("No such player", code="USER_404")
+        return user
+
     def change_nickname(self, user_id: int, nickname: str) -> Profile:
         """Nicknames are unique (case-sensitive, as stored); a taken one is USER_001."""
         user = self._get(user_id)

@@ -179,6 +179,14 @@ def test_my_day_history_and_stats(client: TestClient, db: Session) -> None:
     assert stats == {
         "total": 3, "pending": 0, "correct": 2, "incorrect": 1, "void": 0,
         "win_rate": 0.6667, "current_streak": 2, "best_streak": 2, "points_won": 100,
+        "by_symbol": [
+            {"symbol": "AAPL", "correct": 0, "incorrect": 1, "void": 0, "win_rate": 0.0},
+            {"symbol": "MSFT", "correct": 1, "incorrect": 0, "void": 0, "win_rate": 1.0},
+            {"symbol": "NVDA", "correct": 1, "incorrect": 0, "void": 0, "win_rate": 1.0},
+        ],
+        "badges": [
+            {"code": "FIRST_WIN", "title": "First win", "description": "A prediction settled correct"}
+        ],
     }  # fmt: skip
     r = client.get("/v1/predictions/history", params={"status": "CORRECT"}, headers=bearer(token))
     assert r.json()["meta"]["total"] == 2

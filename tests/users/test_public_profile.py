@@ -1,0 +1,70 @@
+"""A player's public profile: nickname, join date and record — never an email or a
+provider id; other players' profiles are readable with any player token."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from tests.support.http import bearer, dev_login, error_code
+
+
+def _settle(db: Session, user_id: int, outcomes: list[tuple[str, str]]) -> None:
+    for i, (symbol, status) in enumerate(outcomes):
+        db.execute(
+            text(
+                "INSERT INTO crypto.active_universe (trading_day, symbol, seq) "
+                "VALUES (DATE '2026-11-02' + :i, :s, 1) ON CONFLICT DO NOTHING"
+            ),
+            {"i": i, "s": symbol},
+        )
+        db.execute(
+            text(
+                "INSERT INTO crypto.predictions (trading_day, user_id, symbol, choice, status, "
+                "points_awarded, baseline_price, submitted_at, settled_at) "
+                "VALUES (DATE '2026-11-02' + :i, :u, :s, 'UP', "
+                "CAST(:st AS crypto.prediction_status), :pts, 100, now(), now())"
+            ),
+            {"i": i, "u": user_id, "s": symbol, "st": status, "pts": 50 if status == "CORRECT" else 0},
+        )
+    db.flush()
+
+
+def test_a_public_profile_shows_the_record_and_badges_and_nothing_private(
+    client: TestClient, db: Session
+) -> None:
+    star = dev_login(client, "star.player@example.com", nickname="star_player")
+    viewer = dev_login(client, "viewer@example.com")
+    _settle(db, star["user"]["id"], [("AAPL", "CORRECT")] * 5 + [("MSFT", "INCORRECT"), ("NVDA", "VOID")])
+    r = client.get("/v1/users/star_player", headers=bearer(viewer["access_token"]))
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    assert data["nickname"] == "star_player"
+    assert set(data) == {"nickname", "joined_at", "stats"}
+    assert "star.player@example.com" not in r.text and "provider" not in r.text
+    stats = data["stats"]
+    assert (stats["correct"], stats["incorrect"], stats["void"], stats["best_streak"]) == (5, 1, 1, 5)
+    assert stats["current_streak"] == 0 and stats["win_rate"] == round(5 / 6, 4)
+    assert {b["code"] for b in stats["badges"]} == {"FIRST_WIN", "FIVE_IN_A_ROW"}
+    assert [(s["symbol"], s["win_rate"]) for s in stats["by_symbol"]] == [
+        ("AAPL", 1.0),
+        ("MSFT", 0.0),
+        ("NVDA", None),
+    ]
+
+
+def test_unknown_or_deactivated_players_are_USER_404_and_a_token_is_needed(
+    client: TestClient, db: Session
+) -> None:
+    gone = dev_login(client, "gone@example.com", nickname="gone_player")
+    viewer = dev_login(client, "viewer2@example.com")
+    auth = bearer(viewer["access_token"])
+    assert client.get("/v1/users/gone_player", headers=auth).status_code == 200
+    db.execute(text("UPDATE crypto.users SET is_active = false WHERE id = :u"), {"u": gone["user"]["id"]})
+    db.flush()
+    for nickname in ("gone_player", "nobody_here"):
+        r = client.get(f"/v1/users/{nickname}", headers=auth)
+        assert r.status_code == 404 and error_code(r) == "USER_404", nickname
+    assert client.get("/v1/users/gone_player").status_code == 401
+    assert client.get("/v1/users/a b", headers=auth).status_code == 422
