@@ -11,10 +11,10 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from myapi.core.clock import Clock
+from myapi.core.enums import Phase
 from myapi.crowd.models import SymbolCrowd
 from myapi.crowd.repository import CrowdRepository
 from myapi.cycle.repository import SessionsRepository
-from myapi.cycle.service import is_open_for_predictions
 
 
 class CrowdService:
@@ -28,11 +28,11 @@ class CrowdService:
         return {"trading_day": trading_day.isoformat(), "symbols": written}
 
     def visible(self, trading_day: date) -> bool:
-        """Shown once the day does not accept predictions (no session: nothing to hide)."""
+        """Shown once the day's cutoff has run (phase SETTLE: the cutoff job counted the
+        crowd) — not merely once the clock passed the cutoff, when the counts may not be
+        written yet. No session: nothing to hide."""
         row = self._sessions.get(trading_day)
-        if row is None:
-            return True
-        return not is_open_for_predictions(row.phase, row.predict_cutoff_at, self._clock.now())
+        return row is None or row.phase != Phase.PREDICT
 
     def for_days(self, first: date, last: date) -> dict[date, dict[str, SymbolCrowd]]:
         """Day -> symbol -> its crowd, for days that are visible."""
