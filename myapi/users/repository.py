@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -87,3 +88,32 @@ class UsersRepository:
 
     def touch_login(self, user_id: int, now: datetime) -> None:
         self.session.execute(update(User).where(User.id == user_id).values(last_login_at=now))
+
+
+# A player's own data, table by table (internal rows — tokens, OAuth states,
+# idempotency keys, rate-limit windows — are not the player's data and stay out).
+EXPORT_TABLES: dict[str, str] = {
+    "predictions": "crypto.predictions",
+    "points_ledger": "crypto.points_ledger",
+    "points_holds": "crypto.points_holds",
+    "ad_unlocks": "crypto.ad_unlocks",
+    "redemptions": "crypto.rewards_redemptions",
+    "notifications": "crypto.notifications",
+}
+
+
+class UserExportRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def rows(self, user_id: int) -> dict[str, list[dict[str, Any]]]:
+        """Every row of the player's own data per table, oldest first, as JSON objects
+        (without the repeated user_id)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for name, table in EXPORT_TABLES.items():
+            rows = self.session.execute(
+                text(f"SELECT to_jsonb(t) - 'user_id' FROM {table} t WHERE t.user_id = :u ORDER BY t.id"),
+                {"u": user_id},
+            ).scalars()
+            out[name] = list(rows)
+        return out

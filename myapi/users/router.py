@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 
@@ -24,6 +24,15 @@ def get_me(user: CurrentUserDep, service: UserServiceDep) -> Envelope[MeOut]:
 @router.patch("/me", summary="Change my nickname (unique)")
 def patch_me(body: NicknameUpdate, user: CurrentUserDep, service: UserServiceDep) -> Envelope[MeOut]:
     return ok(profile_out(service.change_nickname(user.id, body.nickname)))
+
+
+@router.get(
+    "/me/export",
+    summary="A copy of all my data: profile, predictions, ledger, holds, ad unlocks, redemptions "
+    "(with their codes), notifications",
+)
+def export_me(user: CurrentUserDep, service: UserServiceDep) -> Envelope[dict[str, Any]]:
+    return ok(service.export(user.id))
 
 
 @router.delete("/me", summary="Deactivate my account and revoke all my tokens")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -13,7 +14,7 @@ from myapi.core.enums import UserRole
 from myapi.core.errors import AppError, NotFoundError
 from myapi.points.repository import PointsRepository
 from myapi.users.models import User
-from myapi.users.repository import UsersRepository
+from myapi.users.repository import UserExportRepository, UsersRepository
 
 
 class NicknameTakenError(AppError):
@@ -43,6 +44,24 @@ class UserService:
     def profile(self, user_id: int) -> Profile:
         user = self._get(user_id)
         return Profile(user, PointsRepository(self._session).balance_of(user_id))
+
+    def export(self, user_id: int) -> dict[str, Any]:
+        """Everything the game holds about the player (their profile, predictions,
+        ledger, holds, ad unlocks, redemptions with their codes, notifications), as JSON
+        data: the player's copy of their data."""
+        profile = self.profile(user_id)
+        user = profile.user
+        return {
+            "exported_at": self._clock.now().isoformat(),
+            "profile": {
+                "id": user.id, "email": user.email, "nickname": user.nickname, "role": str(user.role),
+                "auth_provider": user.auth_provider, "is_active": user.is_active,
+                "created_at": user.created_at.isoformat(),
+                "last_login_at": user.last_login_at.isoformat() if user.last_login_at else None,
+                "points_balance": profile.points_balance,
+            },
+            **UserExportRepository(self._session).rows(user_id),
+        }  # fmt: skip
 
     def public(self, nickname: str) -> User:
         """An active player by nickname (USER_404 otherwise): for their public profile."""

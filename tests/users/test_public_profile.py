@@ -68,3 +68,21 @@ def test_unknown_or_deactivated_players_are_USER_404_and_a_token_is_needed(
         assert r.status_code == 404 and error_code(r) == "USER_404", nickname
     assert client.get("/v1/users/gone_player").status_code == 401
     assert client.get("/v1/users/a b", headers=auth).status_code == 422
+
+
+def test_export_returns_all_my_data_and_nothing_of_anyone_else(client: TestClient, db: Session) -> None:
+    me = dev_login(client, "exporter@example.com", nickname="exporter")
+    other = dev_login(client, "bystander@example.com", nickname="bystander")
+    _settle(db, me["user"]["id"], [("AAPL", "CORRECT"), ("MSFT", "INCORRECT")])
+    _settle(db, other["user"]["id"], [("TSLA", "CORRECT")])
+    r = client.get("/v1/users/me/export", headers=bearer(me["access_token"]))
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    assert data["profile"]["email"] == "exporter@example.com" and data["profile"]["points_balance"] == 1000
+    tables = {"predictions", "points_ledger", "points_holds", "ad_unlocks", "redemptions", "notifications"}
+    assert set(data) == {"exported_at", "profile", *tables}
+    assert [p["symbol"] for p in data["predictions"]] == ["AAPL", "MSFT"]
+    assert [e["reason"] for e in data["points_ledger"]] == ["signup_bonus"]
+    assert "bystander" not in r.text and "TSLA" not in r.text
+    assert all("user_id" not in row for rows in data.values() if isinstance(rows, list) for row in rows)
+    assert client.get("/v1/users/me/export").status_code == 401
