@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("user_id", "trading_day", name=op.f("pk_player_days")),
         schema=S,
     )
+    op.create_index(op.f("ix_player_days_trading_day"), "player_days", ["trading_day"], schema=S)
     op.create_table(
         "leaderboard",
         sa.Column("period", sa.String(length=8), nullable=False),
@@ -63,4 +64,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_leaderboard_rank", "leaderboard", schema=S)
     op.drop_table("leaderboard", schema=S)
+    op.drop_index(op.f("ix_player_days_trading_day"), "player_days", schema=S)
     op.drop_table("player_days", schema=S)

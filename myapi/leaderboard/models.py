@@ -13,6 +13,7 @@ class PlayerDay(Base):
     aside): what the leaderboard sums. Rewritten by each settlement run of the day."""
 
     __tablename__ = "player_days"
+    __table_args__ = (Index(None, "trading_day"),)  # the players of a day
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), primary_key=True)
     trading_day: Mapped[date] = mapped_column(primary_key=True)

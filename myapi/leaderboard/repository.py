@@ -39,7 +39,13 @@ class LeaderboardRepository:
     ) -> tuple[int, int]:
         """Rewrite the day's per-player results from its predictions, then every
         period containing it for the players of that day (a few set-based statements;
-        idempotent). `periods`: (name, start, end exclusive). Returns (players, rows)."""
+        idempotent). `periods`: (name, start, end exclusive). Returns (players, rows).
+
+        Refreshes run one at a time (a transaction-scoped advisory lock): two days'
+        follow-ups at once would each sum the periods they share (`all`, a week across
+        both days) without the other's uncommitted day, and the later commit would
+        write a stale total."""
+        self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('crypto.leaderboard'))"))
         players = self.session.execute(
             text(
                 """

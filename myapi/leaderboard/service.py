@@ -24,16 +24,23 @@ Period = Literal["week", "month", "all"]
 PERIODS: tuple[Period, ...] = ("week", "month", "all")
 
 
-def period_bounds(period: Period, day: date) -> tuple[date, date]:
-    """[start, end) of the period containing `day`."""
+def period_start(period: Period, day: date) -> date:
+    """The first day of the period containing `day` (defined for every date)."""
     if period == "week":
-        start = day - timedelta(days=day.weekday())
+        return day - timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    return ALL_TIME_START
+
+
+def period_bounds(period: Period, day: date) -> tuple[date, date]:
+    """[start, end) of the period containing `day` (a trading day: far from date.max)."""
+    start = period_start(period, day)
+    if period == "week":
         return start, start + timedelta(days=7)
     if period == "month":
-        start = day.replace(day=1)
-        following = (start + timedelta(days=32)).replace(day=1)
-        return start, following
-    return ALL_TIME_START, ALL_TIME_END
+        return start, (start + timedelta(days=32)).replace(day=1)
+    return start, ALL_TIME_END
 
 
 @dataclass(frozen=True)
@@ -64,11 +71,11 @@ class LeaderboardService:
         return {"trading_day": trading_day.isoformat(), "players": players, "rows_changed": rows}
 
     def top(self, period: Period, at: date | None, limit: int, offset: int) -> tuple[date, list[Ranked], int]:
-        start, _ = period_bounds(period, at or self._today())
+        start = period_start(period, at or self._today())
         return start, self._repo.top(period, start, limit, offset), self._repo.ranked_players(period, start)
 
     def mine(self, period: Period, at: date | None, user_id: int) -> Standing:
-        start, _ = period_bounds(period, at or self._today())
+        start = period_start(period, at or self._today())
         return Standing(
             period, start, self._repo.mine(period, start, user_id), self._repo.ranked_players(period, start)
         )

@@ -25,7 +25,7 @@ from myapi.core.errors import NotFoundError
 from myapi.notifications.models import Notification
 from myapi.notifications.repository import NotificationsRepository
 
-CURSOR_PATTERN = r"^\d{1,18}:\d{1,19}$"
+CURSOR_PATTERN = r"^\d{1,16}:\d{1,18}$"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

@@ -90,16 +90,27 @@ class UsersRepository:
         self.session.execute(update(User).where(User.id == user_id).values(last_login_at=now))
 
 
-# A player's own data, table by table (internal rows — tokens, OAuth states,
-# idempotency keys, rate-limit windows — are not the player's data and stay out).
-EXPORT_TABLES: dict[str, str] = {
-    "predictions": "crypto.predictions",
-    "points_ledger": "crypto.points_ledger",
-    "points_holds": "crypto.points_holds",
-    "ad_unlocks": "crypto.ad_unlocks",
-    "redemptions": "crypto.rewards_redemptions",
-    "notifications": "crypto.notifications",
-}
+# A player's own data, table by table and column by column (listed, so that internal
+# columns — saga state, vendor keys, receipt nonces, refs — and any column added later
+# stay out). Internal tables (tokens, OAuth states, idempotency keys) are not listed.
+EXPORT_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "predictions": ("crypto.predictions", (
+        "id", "trading_day", "symbol", "choice", "status", "baseline_price", "points_awarded",
+        "void_reason", "submitted_at", "updated_at", "settled_at",
+    )),
+    "points_ledger": ("crypto.points_ledger", (
+        "id", "delta_points", "reason", "balance_after", "trading_day", "symbol", "created_at",
+    )),
+    "points_holds": ("crypto.points_holds", ("id", "amount", "status", "created_at", "updated_at")),
+    "ad_unlocks": ("crypto.ad_unlocks", ("id", "trading_day", "method", "unlocked_slots", "created_at")),
+    "redemptions": ("crypto.rewards_redemptions", (
+        "id", "sku", "cost_points", "status", "vendor_code", "failure_reason", "created_at",
+        "reserved_at", "issued_at", "finished_at",
+    )),
+    "notifications": ("crypto.notifications", (
+        "id", "category", "title", "body", "data", "created_at", "read_at",
+    )),
+}  # fmt: skip
 
 
 class UserExportRepository:
@@ -108,11 +119,14 @@ class UserExportRepository:
 
     def rows(self, user_id: int) -> dict[str, list[dict[str, Any]]]:
         """Every row of the player's own data per table, oldest first, as JSON objects
-        (without the repeated user_id)."""
+        of the listed columns (EXPORT_COLUMNS)."""
         out: dict[str, list[dict[str, Any]]] = {}
-        for name, table in EXPORT_TABLES.items():
+        for name, (table, columns) in EXPORT_COLUMNS.items():
+            fields = ", ".join(f"'{c}', t.{c}" for c in columns)
             rows = self.session.execute(
-                text(f"SELECT to_jsonb(t) - 'user_id' FROM {table} t WHERE t.user_id = :u ORDER BY t.id"),
+                text(
+                    f"SELECT jsonb_build_object({fields}) FROM {table} t WHERE t.user_id = :u ORDER BY t.id"
+                ),
                 {"u": user_id},
             ).scalars()
             out[name] = list(rows)

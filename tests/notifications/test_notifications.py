@@ -454,6 +454,8 @@ def test_the_inbox_needs_a_token(pipeline: Pipeline, api: TestClient) -> None:
         {"cursor": "0"},
         {"cursor": "-5"},
         {"cursor": str(2**63)},
+        {"cursor": "999999999999999999:1"},  # an instant past datetime's range
+        {"cursor": "1:9999999999999999999"},  # an id past bigint
         {"limit": "0"},
         {"limit": "101"},
         {"limit": "many"},

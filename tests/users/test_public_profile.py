@@ -85,4 +85,12 @@ def test_export_returns_all_my_data_and_nothing_of_anyone_else(client: TestClien
     assert [e["reason"] for e in data["points_ledger"]] == ["signup_bonus"]
     assert "bystander" not in r.text and "TSLA" not in r.text
     assert all("user_id" not in row for rows in data.values() if isinstance(rows, list) for row in rows)
+    # Only the listed columns: no saga internals, refs or nonces.
+    assert set(data["predictions"][0]) == {
+        "id", "trading_day", "symbol", "choice", "status", "baseline_price", "points_awarded",
+        "void_reason", "submitted_at", "updated_at", "settled_at",
+    }  # fmt: skip
+    assert set(data["points_ledger"][0]) == {
+        "id", "delta_points", "reason", "balance_after", "trading_day", "symbol", "created_at"
+    }  # fmt: skip
     assert client.get("/v1/users/me/export").status_code == 401
