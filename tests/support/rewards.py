@@ -31,16 +31,20 @@ def add_reward(
     return sku
 
 
+SAGA_RUNS = "SELECT count(*) FROM crypto.job_runs WHERE job = 'rewards.saga' AND status = 'SUCCEEDED'"
+
+
 def run_sagas(p: Pipeline, rounds: int = 10) -> int:
-    """Relay the outbox and drain q-rewards-saga until nothing moves; messages handled."""
-    handled = 0
+    """Relay the outbox and drain q-rewards-saga until nothing moves. Returns the saga
+    messages handled (`reward.requested`; the queue also carries the outcome events the
+    notifications consume, which are not counted)."""
+    before = int(str(p.scalar(SAGA_RUNS)))
     for _ in range(rounds):
         published = p.relay().publish_once().published
         done = p.worker("rewards_saga").drain()
-        handled += done
         if not published and not done:
             break
-    return handled
+    return int(str(p.scalar(SAGA_RUNS))) - before
 
 
 def redemption(p: Pipeline, redemption_id: int) -> dict[str, object]:
