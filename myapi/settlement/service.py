@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from myapi.core.clock import Clock
 from myapi.core.config import Settings
 from myapi.core.enums import Phase
-from myapi.core.errors import AppError, ConflictError, NotFoundError
+from myapi.core.errors import AppError, ConflictError, NotFoundError, ValidationFailedError
 from myapi.cycle.models import SessionControl
 from myapi.cycle.repository import SessionsRepository
 from myapi.cycle.service import require_market_closed
@@ -118,6 +118,9 @@ class SettlementService:
         return result
 
 
+MAX_RESULT_DAYS = 31
+
+
 class SettlementQueries:
     """Read side of settlement: a day's per-symbol results and its operator summary."""
 
@@ -138,7 +141,13 @@ class SettlementQueries:
         return self._session(trading_day), self._reads.summary(trading_day)
 
     def settled_between(self, first: date, last: date) -> list[tuple[SessionControl, list[Settlement]]]:
-        """Settled days in [first, last], newest first, with their per-symbol results."""
+        """Settled days in [first, last] (an ascending range of at most MAX_RESULT_DAYS,
+        else SYS_422), newest first, with their per-symbol results."""
+        if last < first or last - first > timedelta(days=MAX_RESULT_DAYS - 1):
+            raise ValidationFailedError(
+                f"from..to must be an ascending range of at most {MAX_RESULT_DAYS} days",
+                details={"from": first.isoformat(), "to": last.isoformat(), "max_days": MAX_RESULT_DAYS},
+            )
         sessions = self._sessions.settled_between(first, last)
         by_day = self._reads.between(first, last)
         return [(row, by_day.get(row.trading_day, [])) for row in sessions]
