@@ -90,7 +90,9 @@ class Container(containers.DeclarativeContainer):
     maintenance_service = providers.Factory(
         MaintenanceService, clock=clock, rate_limit_window_s=settings.provided.rate_limit_window_s
     )
-    notification_service = providers.Factory(NotificationService, clock=clock)
+    notification_service = providers.Factory(
+        NotificationService, clock=clock, calendar=calendar, settings=settings
+    )
     points_ledger = providers.Factory(PointsLedger, clock=clock)
     prediction_service = providers.Factory(
         PredictionService, clock=clock, settings=settings, calendar=calendar

@@ -277,13 +277,18 @@ class Jobs:
     # --- notifications -----------------------------------------------------------------
     def follow_up_settlement(self, trading_day: date) -> JobResult:
         """After a settlement run changed D's results, in one unit of work: each player
-        with a prediction on D gets (or has updated) their results notification, the
+        with a prediction on D gets (or has updated) their results notification (and a
+        streak milestone's, and a notice when the next session follows a holiday or
+        closes early), the
         leaderboard's periods containing D are refreshed for D's players, and D's crowd
         counters are recounted (who was right). Idempotent."""
 
         def work(session: Session) -> dict[str, Any]:
+            notifications = self._c.notification_service(session)
             return {
-                "notifications": self._c.notification_service(session).day_settled(trading_day),
+                "notifications": notifications.day_settled(trading_day),
+                "streaks": notifications.streak_milestones(trading_day),
+                "calendar": notifications.next_session_notice(trading_day),
                 "leaderboard": self._c.leaderboard_service(session).refresh(trading_day),
                 "crowd": self._c.crowd_service(session).refresh(trading_day),
             }

@@ -6,6 +6,10 @@ Producers (jobs run by the workers of the queues the events are routed to):
 * `settlement.completed` -> one "your results for D" per player with a prediction on D
   (predictions, wins, VOIDs, points), set-based; a later run that changes a player's
   figures (a price revision) updates theirs and marks it unread again.
+* `settlement.completed`, too -> "N correct in a row" for each player whose current
+  streak crossed a milestone (STREAK_MILESTONES) with the day's results, and, when the
+  session after the settled day is preceded by a weekday holiday or closes early, a
+  notice of it to the day's players ("calendar:<next day>", once each).
 * `reward.issued` / `reward.failed` -> "your reward is ready" / "your redemption
   failed, points returned" (never the code: the player reads it from the redemption).
 
@@ -20,13 +24,17 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from myapi.core.clock import Clock
+from myapi.core.clock import KST, Clock
+from myapi.core.config import Settings
 from myapi.core.errors import NotFoundError
+from myapi.cycle.calendar import MarketCalendar
 from myapi.notifications.models import Notification
 from myapi.notifications.repository import NotificationsRepository
 
 CURSOR_PATTERN = r"^\d{1,16}:\d{1,18}$"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Current-streak lengths worth a notification (the largest one crossed by a day's results).
+STREAK_MILESTONES: tuple[int, ...] = (3, 5, 10, 25, 50, 100)
 
 
 class NotificationNotFoundError(NotFoundError):
@@ -42,9 +50,11 @@ class InboxPage:
 
 
 class NotificationService:
-    def __init__(self, session: Session, clock: Clock) -> None:
+    def __init__(self, session: Session, clock: Clock, calendar: MarketCalendar, settings: Settings) -> None:
         self._repo = NotificationsRepository(session)
         self._clock = clock
+        self._calendar = calendar
+        self._settings = settings
 
     # --- the player's inbox ------------------------------------------------------------
     def inbox(self, user_id: int, *, cursor: str | None, limit: int, unread_only: bool) -> InboxPage:
@@ -75,6 +85,48 @@ class NotificationService:
         created, updated = self._repo.upsert_day_results(trading_day, self._clock.now())
         return {"trading_day": trading_day.isoformat(), "created": created, "updated": updated}
 
+    def streak_milestones(self, trading_day: date) -> dict[str, object]:
+        created, updated = self._repo.upsert_streak_milestones(
+            trading_day, STREAK_MILESTONES, self._clock.now()
+        )
+        return {"created": created, "updated": updated}
+
+    def next_session_notice(self, trading_day: date) -> dict[str, object]:
+        """When the session after `trading_day` follows a weekday holiday, or closes
+        early, tell `trading_day`'s players (once each: "calendar:<next day>")."""
+        following = self._calendar.next_trading_day(trading_day)
+        holidays = [
+            day
+            for day in (trading_day + timedelta(days=n) for n in range(1, (following - trading_day).days))
+            if day.weekday() < 5
+        ]
+        times = self._calendar.session_times(following, self._settings.predict_cutoff_margin_min)
+        if not holidays and not times.is_early_close:
+            return {"next_trading_day": following.isoformat(), "created": 0}
+        close_kst = times.market_close.astimezone(KST)
+        cutoff_kst = times.predict_cutoff.astimezone(KST)
+        parts = []
+        if holidays:
+            parts.append("US markets are closed on " + ", ".join(_day_name(d) for d in holidays) + ".")
+        parts.append(f"The next session is {_day_name(following)}")
+        if times.is_early_close:
+            parts[-1] += f", closing early at {close_kst:%H:%M} KST"
+        parts[-1] += f"; predictions close at {cutoff_kst:%a %H:%M} KST."
+        title = "Market holiday ahead" if holidays else "Early close ahead"
+        created = self._repo.add_for_day_players(
+            trading_day, category="CALENDAR", dedup_key=f"calendar:{following.isoformat()}",
+            title=title, body=" ".join(parts),
+            data={
+                "next_trading_day": following.isoformat(),
+                "holidays": [d.isoformat() for d in holidays],
+                "early_close": times.is_early_close,
+                "close_at": close_kst.isoformat(),
+                "cutoff_at": cutoff_kst.isoformat(),
+            },
+            now=self._clock.now(),
+        )  # fmt: skip
+        return {"next_trading_day": following.isoformat(), "created": created}
+
     def reward_outcome(
         self,
         *,
@@ -99,6 +151,10 @@ class NotificationService:
             now=self._clock.now(),
         )  # fmt: skip
         return {"redemption_id": redemption_id, "status": status, "created": created}
+
+
+def _day_name(day: date) -> str:
+    return f"{day:%a} {day.day} {day:%b}"
 
 
 def _encode(n: Notification) -> str:
