@@ -16,6 +16,7 @@ from __future__ import annotations
 from dependency_injector import containers, providers
 
 from myapi.admin.service import AdminService
+from myapi.alerts.service import AlertService
 from myapi.auth.keys import load_key_ring
 from myapi.auth.service import AuthService
 from myapi.auth.tokens import AccessTokenCodec
@@ -34,10 +35,14 @@ from myapi.market.service import EodService, VendorEventService, make_breakers
 from myapi.notifications.service import NotificationService
 from myapi.points.service import PointsLedger
 from myapi.predictions.service import PredictionService
+from myapi.providers.alerts import build_alert_sink, make_alert_http_client
 from myapi.providers.eod import build_eod_providers, make_eod_http_client
 from myapi.providers.oauth import build_oauth_providers, make_oauth_http_client
+from myapi.providers.push import build_push_sender, make_push_http_client
 from myapi.providers.queue import SqsQueue, make_sqs_client
 from myapi.providers.rewards import build_reward_vendors, make_reward_http_client
+from myapi.push.delivery import PushDelivery
+from myapi.push.service import PushService
 from myapi.ratelimit.repository import RateLimitRepository
 from myapi.ratelimit.service import RateLimiter
 from myapi.rewards.saga import RedemptionSaga
@@ -72,6 +77,11 @@ class Container(containers.DeclarativeContainer):
     reward_http = providers.Singleton(make_reward_http_client, settings)
     reward_vendors = providers.Singleton(build_reward_vendors, settings, reward_http)
     reward_vendor_names: providers.Singleton[frozenset[str]] = providers.Singleton(frozenset, reward_vendors)
+    alert_http = providers.Singleton(make_alert_http_client, settings)
+    alert_sink = providers.Singleton(build_alert_sink, settings, alert_http)
+    # Thread-safe: one sender per process, so one cached FCM access token for every pass.
+    push_http = providers.ThreadSafeSingleton(make_push_http_client, settings)
+    push_sender = providers.ThreadSafeSingleton(build_push_sender, settings, push_http, clock)
     # Thread-safe: first used from the thread pool, where a plain Singleton could build
     # (and leak) more than one engine under a cold-start burst.
     rate_limit_engine = providers.ThreadSafeSingleton(make_rate_limit_engine, settings)
@@ -97,6 +107,7 @@ class Container(containers.DeclarativeContainer):
     prediction_service = providers.Factory(
         PredictionService, clock=clock, settings=settings, calendar=calendar
     )
+    push_service = providers.Factory(PushService, clock=clock, settings=settings)
     reward_service = providers.Factory(
         RewardService, clock=clock, settings=settings, vendor_names=reward_vendor_names
     )
@@ -105,7 +116,9 @@ class Container(containers.DeclarativeContainer):
     settlement_service = providers.Factory(SettlementService, clock=clock, settings=settings)
     slot_service = providers.Factory(SlotService, clock=clock, settings=settings, calendar=calendar)
     universe_service = providers.Factory(UniverseService, clock=clock, settings=settings, calendar=calendar)
-    user_service = providers.Factory(UserService, clock=clock)
+    user_service = providers.Factory(
+        UserService, clock=clock, deletion_grace_days=settings.provided.account_deletion_grace_days
+    )
     vendor_event_service = providers.Factory(VendorEventService, clock=clock)
 
     # --- services that open their own units of work ---------------------------------
@@ -120,6 +133,13 @@ class Container(containers.DeclarativeContainer):
     reward_saga = providers.Factory(
         RedemptionSaga, factory=sessionmaker, clock=clock, settings=settings, vendors=reward_vendors
     )
+    push_delivery = providers.Factory(
+        PushDelivery, factory=sessionmaker, clock=clock, settings=settings, sender=push_sender
+    )
+    alert_service = providers.Factory(
+        AlertService, factory=sessionmaker, clock=clock, settings=settings, sink=alert_sink,
+        queue=queue, calendar=calendar,
+    )  # fmt: skip
 
     # --- every batch step, defined once ----------------------------------------------
     jobs = providers.Factory(Jobs, __self__)
@@ -139,3 +159,5 @@ def shutdown_container(container: Container) -> None:
     container.oauth_http().close()
     container.eod_http().close()
     container.reward_http().close()
+    container.push_http().close()
+    container.alert_http().close()

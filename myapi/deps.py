@@ -20,6 +20,7 @@ from myapi.leaderboard.service import LeaderboardService
 from myapi.notifications.service import NotificationService
 from myapi.points.service import PointsLedger
 from myapi.predictions.service import PredictionService
+from myapi.push.service import PushService
 from myapi.rewards.saga import RedemptionSaga
 from myapi.rewards.service import RewardService
 from myapi.settlement.service import SettlementQueries
@@ -34,6 +35,7 @@ LeaderboardServiceDep = Annotated[LeaderboardService, Depends(provide(lambda c: 
 NotificationServiceDep = Annotated[NotificationService, Depends(provide(lambda c: c.notification_service))]
 PointsLedgerDep = Annotated[PointsLedger, Depends(provide(lambda c: c.points_ledger))]
 PredictionServiceDep = Annotated[PredictionService, Depends(provide(lambda c: c.prediction_service))]
+PushServiceDep = Annotated[PushService, Depends(provide(lambda c: c.push_service))]
 RewardServiceDep = Annotated[RewardService, Depends(provide(lambda c: c.reward_service))]
 SessionServiceDep = Annotated[SessionService, Depends(provide(lambda c: c.session_service))]
 SettlementQueriesDep = Annotated[SettlementQueries, Depends(provide(lambda c: c.settlement_queries))]

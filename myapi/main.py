@@ -31,6 +31,8 @@ from myapi.leaderboard.router import router as leaderboard_router
 from myapi.notifications.router import router as notifications_router
 from myapi.points.router import router as points_router
 from myapi.predictions.router import router as predictions_router
+from myapi.push.router import preferences_router as push_preferences_router
+from myapi.push.router import router as devices_router
 from myapi.rewards.router import router as rewards_router
 from myapi.settlement.router import crowd_router, results_router
 from myapi.settlement.router import router as settlements_router
@@ -84,7 +86,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_credentials=True,
-        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
         expose_headers=[
             "X-Request-ID",
@@ -109,7 +111,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(ads_router)
     app.include_router(points_router)
     app.include_router(rewards_router)
+    # Before the inbox: /v1/notifications/preferences is never read as a notification id.
+    app.include_router(push_preferences_router)
     app.include_router(notifications_router)
+    app.include_router(devices_router)
     app.include_router(leaderboard_router)
     app.include_router(settlements_router)
     app.include_router(results_router)

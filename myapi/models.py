@@ -1,5 +1,6 @@
 """Imports every model so that `Base.metadata` is complete (Alembic, tests)."""
 
+from myapi.alerts.models import AdminAlert
 from myapi.audit.models import AuditLog
 from myapi.auth.models import OAuthState, RefreshToken
 from myapi.core.base import Base
@@ -7,12 +8,13 @@ from myapi.core.models import IdempotencyKey
 from myapi.crowd.models import SymbolCrowd
 from myapi.cycle.models import SessionControl
 from myapi.jobs.models import JobRun
-from myapi.leaderboard.models import LeaderboardEntry, PlayerDay
+from myapi.leaderboard.models import LeaderboardEntry, LeaderboardScore, LeaderboardScoreBlock, PlayerDay
 from myapi.market.models import EodFetchLog, EodPrice
 from myapi.notifications.models import Notification
 from myapi.outbox.models import OutboxEvent
 from myapi.points.models import PointBalance, PointsHold, PointsLedgerEntry
 from myapi.predictions.models import Prediction
+from myapi.push.models import PushDelivery, PushDevice, PushPreferences
 from myapi.ratelimit.models import RateLimitWindow
 from myapi.rewards.models import RewardInventory, RewardRedemption
 from myapi.settlement.models import Settlement
@@ -24,6 +26,7 @@ metadata = Base.metadata
 
 __all__ = [
     "ActiveUniverse",
+    "AdminAlert",
     "AdUnlock",
     "AuditLog",
     "Base",
@@ -32,6 +35,8 @@ __all__ = [
     "IdempotencyKey",
     "JobRun",
     "LeaderboardEntry",
+    "LeaderboardScore",
+    "LeaderboardScoreBlock",
     "Notification",
     "OAuthState",
     "OutboxEvent",
@@ -40,6 +45,9 @@ __all__ = [
     "PointsHold",
     "PointsLedgerEntry",
     "Prediction",
+    "PushDelivery",
+    "PushDevice",
+    "PushPreferences",
     "RateLimitWindow",
     "RefreshToken",
     "RewardInventory",

@@ -6,6 +6,7 @@ to load when a development-only value is still in place (see `check_production`)
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -14,6 +15,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
 EodProviderName = Literal["sandbox", "yfinance"]
+PushProviderName = Literal["fcm", "log", "none"]
+# HH:MM (24 h), or empty (no default quiet hours when both ends are empty).
+QUIET_TIME_PATTERN = r"^(?:(?:[01]\d|2[0-3]):[0-5]\d)?$"
 
 # Development defaults for secrets. They make the embedded setup work with no
 # configuration, and production refuses every one of them.
@@ -143,6 +147,9 @@ class Settings(BaseSettings):
     reward_vendor_poll_s: int = Field(default=60, ge=1, le=3600)
     # Issue calls per redemption before a vendor that never accepts it is given up on.
     reward_vendor_max_attempts: int = Field(default=3, ge=1, le=20)
+    # A player's deleted account can be reactivated by signing in for this long; then a
+    # job erases its personal data (email, nickname, provider id, devices, inbox).
+    account_deletion_grace_days: int = Field(default=30, ge=0, le=365)
     ad_receipt_max_age_s: int = Field(default=300, ge=10, le=3600)
     idempotency_ttl_s: int = Field(default=86_400, ge=60, le=604_800)
 
@@ -162,6 +169,42 @@ class Settings(BaseSettings):
     reward_vendor_connect_timeout_s: float = Field(default=3.0, gt=0, le=60)
     reward_vendor_read_timeout_s: float = Field(default=10.0, gt=0, le=120)
     reward_vendor_retries: int = Field(default=3, ge=1, le=10)
+
+    # --- push notifications (myapi/push, myapi/providers/push) -------------------
+    # fcm: Firebase Cloud Messaging HTTP v1; log: written to the log (development only);
+    # none: nothing is pushed (the in-app inbox still gets every notification).
+    push_provider: PushProviderName = "log"
+    # The default quiet hours (KST, HH:MM, the window may cross midnight) for players who
+    # have not set their own; a push due inside them waits for their end. Both empty: none.
+    push_quiet_start: str = Field(default="22:00", pattern=QUIET_TIME_PATTERN)
+    push_quiet_end: str = Field(default="08:00", pattern=QUIET_TIME_PATTERN)
+    # One delivery pass sends at most PUSH_BATCH_SIZE pushes, claimed PUSH_CLAIM_SIZE at a
+    # time (each claim is leased for PUSH_CLAIM_SIZE sends' worst case).
+    push_batch_size: int = Field(default=200, ge=1, le=10_000)
+    push_claim_size: int = Field(default=20, ge=1, le=500)
+    # Passes a push is tried on before it is given up (FAILED); between passes it waits
+    # PUSH_RETRY_BASE_S * 2^(tries-1), at most PUSH_RETRY_MAX_S (or the Retry-After).
+    push_max_attempts: int = Field(default=5, ge=1, le=50)
+    push_retry_base_s: int = Field(default=30, ge=1, le=3600)
+    push_retry_max_s: int = Field(default=3600, ge=1, le=86_400)
+    # A notification not pushed this long after it was made is not pushed (EXPIRED): no
+    # stale pushes after an outage. Longer than any quiet-hours window.
+    push_max_age_h: int = Field(default=48, ge=24, le=336)
+    # Devices a player may register; registering one more forgets the least recently seen.
+    push_max_devices_per_user: int = Field(default=10, ge=1, le=100)
+    # Finished deliveries (sent, skipped, failed...) are kept this long, then deleted.
+    push_retention_days: int = Field(default=30, ge=1, le=365)
+    # The service-account key file's JSON (the whole object), the FCM project (default:
+    # the key's project_id) and the API's base URL.
+    fcm_service_account_json: str = ""
+    fcm_project_id: str = ""
+    fcm_base_url: str = "https://fcm.googleapis.com"
+    fcm_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    # Tries per push within a pass (5xx / 429 / timeouts), waiting FCM_BACKOFF_BASE_S *
+    # 2^(n-1) up to FCM_BACKOFF_MAX_S between them; a longer Retry-After waits for a later pass.
+    fcm_max_attempts: int = Field(default=3, ge=1, le=10)
+    fcm_backoff_base_s: float = Field(default=0.5, ge=0, le=60)
+    fcm_backoff_max_s: float = Field(default=4.0, ge=0, le=60)
 
     # --- rate limiting (SPEC §8): requests per window, sliding -----------------
     rate_limit_enabled: bool = True
@@ -190,6 +233,21 @@ class Settings(BaseSettings):
     outbox_poll_interval_s: float = Field(default=0.2, gt=0, le=60)
     worker_max_messages: int = Field(default=10, ge=1, le=10)
 
+    # --- operator alerts (myapi/alerts, myapi/providers/alerts) ------------------
+    # A Slack or Discord webhook (https:// in production; it is a credential). Empty:
+    # alerts are only logged (and still recorded, deduplicated and throttled).
+    alert_webhook_url: str = ""
+    # The same alert (kind + subject) is posted at most once per this many seconds; the
+    # occurrences in between are counted into the next message ("+N more since HH:MM").
+    alert_throttle_s: int = Field(default=900, ge=0, le=604_800)
+    # The reconcile tick runs the alert check (DLQs, EOD past the deadline, integrity) at
+    # most this often.
+    alert_check_interval_s: int = Field(default=300, ge=10, le=86_400)
+    # A dead-letter queue holding more messages than this is alerted (0: any message).
+    alert_dlq_threshold: int = Field(default=0, ge=0, le=1_000_000)
+    # Timeout of each webhook request (3 attempts at most, on 5xx / 429 / not sent).
+    alert_http_timeout_s: float = Field(default=3.0, gt=0, le=30)
+
     @field_validator("cors_origins", "oauth_redirect_allowlist", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -205,6 +263,14 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+psycopg2://" + value[len(prefix) :]
         return value
+
+    @model_validator(mode="after")
+    def _push_quiet_hours_pair(self) -> Settings:
+        if bool(self.push_quiet_start) != bool(self.push_quiet_end):
+            raise ValueError("PUSH_QUIET_START and PUSH_QUIET_END are set together (or both empty)")
+        if self.push_quiet_start and self.push_quiet_start == self.push_quiet_end:
+            raise ValueError("PUSH_QUIET_START and PUSH_QUIET_END must differ")
+        return self
 
     @model_validator(mode="after")
     def _refuse_dev_settings_in_production(self) -> Settings:
@@ -232,10 +298,29 @@ class Settings(BaseSettings):
             problems.append("REWARD_SANDBOX_ENABLED must be false in production (its codes are worthless)")
         if self.reward_vendor_url and not self.reward_vendor_url.startswith("https://"):
             problems.append("REWARD_VENDOR_URL must be https:// in production")
+        if self.alert_webhook_url and not self.alert_webhook_url.startswith("https://"):
+            problems.append("ALERT_WEBHOOK_URL must be https:// in production (the URL is a credential)")
         if not self.jwt_private_keys:
             problems.append("JWT_PRIVATE_KEYS is empty; production needs its own signing keys")
         if self.clock_start_at is not None or self.clock_speed != 1.0:
             problems.append("CLOCK_START_AT/CLOCK_SPEED are for tests and demos; production uses real time")
+        problems.extend(self._push_problems())
+        return problems
+
+    def _push_problems(self) -> list[str]:
+        if self.push_provider == "log":
+            return ["PUSH_PROVIDER=log is for development only; use fcm (or none)"]
+        if self.push_provider != "fcm":
+            return []
+        problems = []
+        if not self.fcm_base_url.startswith("https://"):
+            problems.append("FCM_BASE_URL must be https:// in production")
+        try:
+            account = json.loads(self.fcm_service_account_json or "null")
+        except ValueError:
+            account = None
+        if not isinstance(account, dict) or not str(account.get("token_uri", "")).startswith("https://"):
+            problems.append("FCM_SERVICE_ACCOUNT_JSON must be a service account key with an https token_uri")
         return problems
 
     @property

@@ -69,6 +69,9 @@ class JobName(StrEnum):
     REWARD_SWEEP = "rewards.sweep"
     SETTLEMENT_FOLLOW_UP = "settlement.follow_up"
     NOTIFY_REWARD = "notifications.reward"
+    PUSH_DELIVER = "push.deliver"
+    ANONYMISE_ACCOUNTS = "users.anonymise"
+    ALERTS_CHECK = "alerts.check"
 
 
 # --- payloads ----------------------------------------------------------------------

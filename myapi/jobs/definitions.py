@@ -39,7 +39,7 @@ from myapi.events.catalogue import (
     request_settlement,
 )
 from myapi.jobs.repository import JobRunsRepository
-from myapi.jobs.runner import JobResult, JobRunner
+from myapi.jobs.runner import JobFailure, JobResult, JobRunner
 from myapi.providers.eod.base import EodQuote
 from myapi.universe.schemas import UniverseUpsertIn
 
@@ -61,7 +61,7 @@ CYCLE_ACTOR = "internal:cycle"
 class Jobs:
     def __init__(self, container: Container) -> None:
         self._c = container
-        self._runner = JobRunner(container.sessionmaker(), container.clock())
+        self._runner = JobRunner(container.sessionmaker(), container.clock(), on_failure=self._job_failed)
         # Consumed topics -> the job that handles them (the catalogue names the job).
         self._consumers: dict[JobName, Callable[[Payload], JobResult]] = {
             JobName.FETCH_EOD: lambda p: self.fetch_eod(_day(p)),
@@ -224,7 +224,9 @@ class Jobs:
         """Do whatever part of the daily cycle is due and not done (CyclePlanner's
         rules), each step as its own job. A fetch or settlement request is repeated at
         most once per CYCLE_RETRY_INTERVAL_MIN. Safe to call any time, any number of
-        times; a missed or doubled tick changes nothing."""
+        times; a missed or doubled tick changes nothing. The operator alert check runs
+        here too, at most every ALERT_CHECK_INTERVAL_S (its last run is its job_runs
+        row); its summary is the tick's `alerts`, the actions are the cycle's steps."""
         with unit_of_work(self._c.sessionmaker()) as session:
             steps = self._c.cycle_planner(session).due_steps()
             last_requests = {
@@ -232,6 +234,7 @@ class Jobs:
                 for step in steps
                 if step.kind in _REQUEST_JOBS
             }
+            last_alerts_check = JobRunsRepository(session).last_start_of(JobName.ALERTS_CHECK)
         settings = self._c.settings()
         every = {
             "request_eod_fetch": settings.cycle_retry_interval_min,
@@ -247,7 +250,27 @@ class Jobs:
             actions.append({"step": _STEP_NAMES.get(step.kind, result.job), **result.details})
         if self._c.reward_saga().due():  # a sweep with work to do (none recorded otherwise)
             actions.append({"step": "rewards.sweep", **self.sweep_rewards().details})
-        return self._runner.run(JobName.TICK, lambda _s: {"actions": actions})
+        if self._c.push_delivery().due():  # pushes due (quiet hours over, retries, missed passes)
+            actions.append({"step": str(JobName.PUSH_DELIVER), **self.deliver_push().details})
+        if self._deletions_due():  # deleted accounts past their grace period
+            actions.append({"step": "users.anonymise", **self.anonymise_accounts().details})
+        checked: dict[str, Any] = {}
+        if last_alerts_check is None or (
+            (self._now() - last_alerts_check).total_seconds() >= settings.alert_check_interval_s
+        ):
+            checked["alerts"] = self._tick_alerts_check()
+        return self._runner.run(JobName.TICK, lambda _s: {"actions": actions, **checked})
+
+    def _tick_alerts_check(self) -> dict[str, Any]:
+        """The alert check as part of the tick, summarised under the tick's `alerts` (not
+        an action: the cycle's actions stay what they were). Its failure is recorded and
+        alerted by its own run; the tick goes on."""
+        try:
+            result = self.check_alerts()
+        except Exception as exc:
+            return {"error": f"{type(exc).__name__}: {exc}"[:500]}
+        details = result.details
+        return {"run_id": result.run_id, **{k: details[k] for k in ("sent", "held", "failed")}}
 
     def _run_step(self, step: CycleStep) -> JobResult:
         if step.kind == "cutoff":
@@ -293,17 +316,64 @@ class Jobs:
                 "crowd": self._c.crowd_service(session).refresh(trading_day),
             }
 
-        return self._runner.run(JobName.SETTLEMENT_FOLLOW_UP, work, trading_day)
+        result = self._runner.run(JobName.SETTLEMENT_FOLLOW_UP, work, trading_day)
+        self._push_promptly()
+        return result
 
     def notify_reward(self, outcome: RewardOutcome) -> JobResult:
         """The player's notification of a redemption's outcome; idempotent."""
-        return self._runner.run(
+        result = self._runner.run(
             JobName.NOTIFY_REWARD,
             lambda s: self._c.notification_service(s).reward_outcome(
                 user_id=outcome.user_id, redemption_id=outcome.redemption_id, status=outcome.status,
                 title=outcome.title, cost_points=outcome.cost_points, reason=outcome.reason,
             ),
         )  # fmt: skip
+        self._push_promptly()
+        return result
+
+    # --- push --------------------------------------------------------------------------
+    def deliver_push(self) -> JobResult:
+        """One bounded pass pushing due notifications to the players' devices
+        (PushDelivery.deliver_once): each notification to each device at most once,
+        however many passes run at once; sends happen outside any transaction."""
+        delivery = self._c.push_delivery()
+        return self._runner.run(JobName.PUSH_DELIVER, lambda _s: delivery.deliver_once())
+
+    def _push_promptly(self) -> None:
+        """Right after a job that made notifications, in the same process: a push pass
+        if one is due. Its failure (recorded as its own job run) never fails the job
+        before it; the reconcile tick runs the pass again."""
+        try:
+            if self._c.push_delivery().due():
+                self.deliver_push()
+        except Exception:
+            logger.exception("the push pass after a notifications job failed")
+
+    # --- operator alerts -------------------------------------------------------------
+    def check_alerts(self) -> JobResult:
+        """Raise the operator alerts whose condition holds now (AlertService.check: a
+        DLQ above ALERT_DLQ_THRESHOLD, the last closed day's EOD still missing past its
+        VOID deadline, an integrity failure) and post again job failures whose post had
+        failed. Deduplicated and throttled per alert key; a failing webhook never fails
+        the job. The reconcile tick runs it at most every ALERT_CHECK_INTERVAL_S."""
+        day = self._last_closed_day()
+        service = self._c.alert_service()
+        return self._runner.run(JobName.ALERTS_CHECK, lambda _s: service.check(day), day)
+
+    def _job_failed(self, failure: JobFailure) -> None:
+        """JobRunner's failure hook (a failure, not a refusal): the JOB_FAILED alert."""
+        self._c.alert_service().job_failed(failure.job, failure.trading_day, failure.run_id, failure.error)
+
+    # --- account lifecycle ----------------------------------------------------------
+    def anonymise_accounts(self) -> JobResult:
+        """Erase the personal data of deleted accounts whose grace period is over
+        (UserService.anonymise_due), a batch per run; the tick runs it while any is due."""
+        return self._runner.run(JobName.ANONYMISE_ACCOUNTS, lambda s: self._c.user_service(s).anonymise_due())
+
+    def _deletions_due(self) -> bool:
+        with unit_of_work(self._c.sessionmaker()) as session:
+            return self._c.user_service(session).deletions_due()
 
     # --- housekeeping --------------------------------------------------------------
     def gc(self) -> JobResult:

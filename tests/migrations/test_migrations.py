@@ -23,6 +23,9 @@ EXPECTED_TABLES = {
     "points_ledger", "points_holds", "rewards_inventory", "rewards_redemptions",
     "user_limits", "ad_unlocks", "idempotency_keys", "rate_limits", "outbox", "job_runs",
     "audit_log", "notifications", "player_days", "leaderboard", "symbol_crowd",
+    "push_devices", "push_preferences", "push_deliveries",
+    "leaderboard_scores", "leaderboard_score_blocks",
+    "admin_alerts",
 }  # fmt: skip
 
 EXPECTED_ENUMS = {

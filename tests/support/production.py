@@ -15,5 +15,6 @@ PRODUCTION_OK = {
     "dev_login_enabled": False,
     "eod_provider": "yfinance",
     "reward_sandbox_enabled": False,
+    "push_provider": "none",  # PUSH_PROVIDER=log is refused; fcm needs a service account key
     "jwt_private_keys": json.dumps({"prod-1": generate_private_pem()}),
 }

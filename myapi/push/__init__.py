@@ -1,0 +1,1 @@
+"""Push notifications: devices, preferences and the delivery of new notifications."""
