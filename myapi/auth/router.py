@@ -45,6 +45,7 @@ def _login_out(result: LoginResult) -> LoginOut:
         expires_in=result.tokens.expires_in,
         user=me_out(result.user, result.points_balance),
         is_new_user=result.is_new_user,
+        reactivated=result.reactivated,
         signup_bonus=None if result.signup_bonus is None else SignupBonusOut(**result.signup_bonus.__dict__),
     )
 

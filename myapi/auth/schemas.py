@@ -59,6 +59,10 @@ class SignupBonusOut(BaseModel):
 class LoginOut(TokensOut):
     user: MeOut
     is_new_user: bool
+    reactivated: bool = Field(
+        default=False,
+        description="This sign-in reactivated an account its player had deleted (within the grace period)",
+    )
     signup_bonus: SignupBonusOut | None = Field(default=None, description="First login only")
 
 

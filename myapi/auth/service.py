@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from myapi.audit.repository import AuditRepository
 from myapi.auth.models import OAuthState, RefreshToken
 from myapi.auth.repository import AuthRepository
 from myapi.auth.tokens import AccessTokenCodec, hash_refresh_token, new_refresh_token
@@ -101,6 +102,7 @@ class LoginResult:
     is_new_user: bool
     points_balance: int
     signup_bonus: SignupBonus | None = None  # first login only
+    reactivated: bool = False  # a deleted account signed in again within its grace period
 
 
 def pkce_challenge(verifier: str) -> str:
@@ -229,9 +231,12 @@ class AuthService:
         return self._auth.revoke_family(row.family_id, self._clock.now())
 
     # --- internals ---------------------------------------------------------------
-    def deactivate_account(self, user_id: int) -> None:
-        """Deactivate the account and revoke every refresh token. Access tokens stop
-        working at once (every request re-checks is_active). Idempotent."""
+    def delete_account(self, user_id: int) -> User:
+        """The player deletes their account: deactivated at once, every refresh token
+        revoked (access tokens stop working at once: every request re-checks
+        is_active), and the deletion recorded, so that after the grace period
+        (ACCOUNT_DELETION_GRACE_DAYS) a job anonymises it; signing in again before
+        then reactivates it. Idempotent: a second call keeps the first request's time."""
         user = self._users.get_for_update(user_id)
         if user is None:
             raise NotFoundError("User not found", code="USER_404")
@@ -239,8 +244,33 @@ class AuthService:
         if user.is_active:
             user.is_active = False
             user.deactivated_at = now
+            user.deletion_requested_at = now
             user.updated_at = now
+            AuditRepository(self._session).record(
+                actor=f"user:{user_id}", actor_user_id=user_id, action="user.delete_requested",
+                target=f"user:{user_id}", payload={}, now=now,
+            )  # fmt: skip
         self._auth.revoke_all_for_user(user_id, now)
+        self._session.flush()
+        return user
+
+    def _reactivate_if_deleted(self, user: User, now: datetime) -> bool:
+        """A player who deleted their account signs in again within the grace period:
+        the account is theirs again (audited). Past the grace period, or an account an
+        operator deactivated, stays refused (AUTH_004)."""
+        requested = user.deletion_requested_at
+        grace = timedelta(days=self._settings.account_deletion_grace_days)
+        if requested is None or user.anonymised_at is not None or now >= requested + grace:
+            return False
+        user.is_active = True
+        user.deactivated_at = None
+        user.deletion_requested_at = None
+        user.updated_at = now
+        AuditRepository(self._session).record(
+            actor=f"user:{user.id}", actor_user_id=user.id, action="user.reactivated",
+            target=f"user:{user.id}", payload={"deletion_requested_at": requested.isoformat()}, now=now,
+        )  # fmt: skip
+        return True
 
     def _provider(self, provider: str) -> OAuthProvider:
         oauth = self._providers.get(provider)
@@ -261,8 +291,11 @@ class AuthService:
             assert user is not None
             if is_new:
                 bonus = self._signup_bonus(user.id, email_taken)
+        reactivated = False
         if not user.is_active:
-            raise AccountDeactivatedError()
+            reactivated = self._reactivate_if_deleted(user, now)
+            if not reactivated:
+                raise AccountDeactivatedError()
         if force_role and user.role != role:
             user.role = role
         self._users.touch_login(user.id, now)
@@ -270,8 +303,9 @@ class AuthService:
         tokens = self._issue(user.id, user.role, family_id=uuid.uuid4())
         balance = PointsLedger(self._session, self._clock).balance(user.id)
         return LoginResult(
-            user=user, tokens=tokens, is_new_user=is_new, points_balance=balance, signup_bonus=bonus
-        )
+            user=user, tokens=tokens, is_new_user=is_new, points_balance=balance, signup_bonus=bonus,
+            reactivated=reactivated,
+        )  # fmt: skip
 
     def _signup_bonus(self, user_id: int, email_taken: bool) -> SignupBonus:
         """The signup bonus, once per verified email address across providers: a new

@@ -6,6 +6,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Identity,
+    Index,
     String,
     UniqueConstraint,
     func,
@@ -25,6 +26,12 @@ class User(Base):
         CheckConstraint("email = lower(email)", name="email_lowercase"),
         CheckConstraint("auth_provider IN ('GOOGLE', 'KAKAO', 'DEV')", name="auth_provider_known"),
         CheckConstraint("char_length(nickname) BETWEEN 2 AND 30", name="nickname_length"),
+        CheckConstraint("deletion_requested_at IS NULL OR NOT is_active", name="deletion_only_when_inactive"),
+        Index(
+            "ix_users_deletion_due",
+            "deletion_requested_at",
+            postgresql_where=text("deletion_requested_at IS NOT NULL AND anonymised_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
@@ -38,3 +45,7 @@ class User(Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
     last_login_at: Mapped[datetime | None]
     deactivated_at: Mapped[datetime | None]
+    # The player asked to delete the account (DELETE /v1/users/me); signing in again
+    # within the grace period clears it, after it the account is anonymised.
+    deletion_requested_at: Mapped[datetime | None]
+    anonymised_at: Mapped[datetime | None]

@@ -89,6 +89,60 @@ class UsersRepository:
     def touch_login(self, user_id: int, now: datetime) -> None:
         self.session.execute(update(User).where(User.id == user_id).values(last_login_at=now))
 
+    def deletion_due(self, requested_before: datetime) -> bool:
+        """Whether some account's grace period (asked at or before `requested_before`) is over
+        and it is not anonymised yet (an index probe: ix_users_deletion_due)."""
+        return bool(
+            self.session.execute(
+                text(
+                    "SELECT EXISTS (SELECT 1 FROM crypto.users WHERE deletion_requested_at <= :before "
+                    "AND anonymised_at IS NULL)"
+                ),
+                {"before": requested_before},
+            ).scalar()
+        )
+
+    def anonymise_due(self, requested_before: datetime, now: datetime, limit: int) -> list[int]:
+        """Erase the personal data of up to `limit` accounts whose deletion was asked
+        before `requested_before` and which are still inactive: email gone, nickname
+        "deleted-<id>", provider id "erased:<id>"; their tokens, devices and inbox
+        deleted (ERASED_WITH_ACCOUNT). Predictions, the ledger, holds, redemptions and
+        the audit log keep the (now anonymous) user id, so every total stays consistent.
+        Rows another run holds are skipped. Returns the ids anonymised."""
+        ids = [
+            int(i)
+            for i in self.session.execute(
+                text(
+                    """
+                    WITH due AS (
+                        SELECT id FROM crypto.users
+                        WHERE deletion_requested_at <= :before AND anonymised_at IS NULL AND NOT is_active
+                        ORDER BY deletion_requested_at, id
+                        LIMIT :limit
+                        FOR UPDATE SKIP LOCKED
+                    )
+                    UPDATE crypto.users u
+                       SET email = NULL, nickname = 'deleted-' || u.id, provider_id = 'erased:' || u.id,
+                           anonymised_at = :now, updated_at = :now
+                      FROM due WHERE u.id = due.id
+                    RETURNING u.id
+                    """
+                ),
+                {"before": requested_before, "now": now, "limit": limit},
+            ).scalars()
+        ]
+        if ids:
+            for table in ERASED_WITH_ACCOUNT:
+                self.session.execute(
+                    text(f"DELETE FROM {table} WHERE user_id = ANY(:ids)"), {"ids": sorted(ids)}
+                )
+        return sorted(ids)
+
+
+# What goes with an anonymised account (rows keyed by its user id, in this order): its
+# sessions and its inbox. What the game's totals are made of stays.
+ERASED_WITH_ACCOUNT: tuple[str, ...] = ("crypto.refresh_tokens", "crypto.notifications")
+
 
 # A player's own data, table by table and column by column (listed, so that internal
 # columns — saga state, vendor keys, receipt nonces, refs — and any column added later

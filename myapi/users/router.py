@@ -11,7 +11,14 @@ from myapi.auth.guards import CurrentUserDep
 from myapi.core.schemas import Envelope, ok
 from myapi.deps import AuthServiceDep, PredictionServiceDep, UserServiceDep
 from myapi.ratelimit.deps import rate_limit
-from myapi.users.schemas import NICKNAME_PATTERN, MeOut, NicknameUpdate, PublicProfileOut, profile_out
+from myapi.users.schemas import (
+    NICKNAME_PATTERN,
+    DeletedOut,
+    MeOut,
+    NicknameUpdate,
+    PublicProfileOut,
+    profile_out,
+)
 
 router = APIRouter(prefix="/v1/users", tags=["users"], dependencies=[Depends(rate_limit)])
 
@@ -35,10 +42,14 @@ def export_me(user: CurrentUserDep, service: UserServiceDep) -> Envelope[dict[st
     return ok(service.export(user.id))
 
 
-@router.delete("/me", summary="Deactivate my account and revoke all my tokens")
-def delete_me(user: CurrentUserDep, auth: AuthServiceDep) -> Envelope[dict[str, bool]]:
-    auth.deactivate_account(user.id)
-    return ok({"deactivated": True})
+@router.delete(
+    "/me",
+    summary="Delete my account: deactivated at once (every token stops working); signing in again "
+    "before `anonymise_at` (the grace period) reactivates it, after it my personal data is erased",
+)
+def delete_me(user: CurrentUserDep, auth: AuthServiceDep, users: UserServiceDep) -> Envelope[DeletedOut]:
+    deleted = auth.delete_account(user.id)
+    return ok(DeletedOut(deactivated=True, anonymise_at=users.anonymise_at(deleted)))
 
 
 @router.get(

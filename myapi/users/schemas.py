@@ -60,3 +60,10 @@ class PublicProfileOut(BaseModel):
     nickname: str
     joined_at: KstDateTime
     stats: StatsOut
+
+
+class DeletedOut(BaseModel):
+    deactivated: bool
+    anonymise_at: KstDateTime | None = Field(
+        description="When the account's personal data will be erased unless I sign in again before"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -29,11 +30,15 @@ class Profile:
     points_balance: int
 
 
+LIFECYCLE_ACTOR = "internal:lifecycle"
+
+
 class UserService:
-    def __init__(self, session: Session, clock: Clock) -> None:
+    def __init__(self, session: Session, clock: Clock, deletion_grace_days: int) -> None:
         self._session = session
         self._clock = clock
         self._users = UsersRepository(session)
+        self._grace = timedelta(days=deletion_grace_days)
 
     def _get(self, user_id: int) -> User:
         user = self._users.get(user_id)
@@ -84,6 +89,29 @@ class UserService:
             except IntegrityError as exc:  # lost a race for the same nickname
                 raise NicknameTakenError() from exc
         return self.profile(user_id)
+
+    # --- account lifecycle -----------------------------------------------------------
+    def anonymise_at(self, user: User) -> datetime | None:
+        """When a deleted account's personal data will be erased, or None."""
+        if user.deletion_requested_at is None or user.anonymised_at is not None:
+            return None
+        return user.deletion_requested_at + self._grace
+
+    def deletions_due(self) -> bool:
+        return self._users.deletion_due(self._clock.now() - self._grace)
+
+    def anonymise_due(self, limit: int = 500) -> dict[str, Any]:
+        """Anonymise up to `limit` accounts whose grace period is over (each audited);
+        a job runs it while any is due. Idempotent: an anonymised account is done."""
+        now = self._clock.now()
+        ids = self._users.anonymise_due(now - self._grace, now, limit)
+        audit = AuditRepository(self._session)
+        for user_id in ids:
+            audit.record(
+                actor=LIFECYCLE_ACTOR, action="user.anonymise", target=f"user:{user_id}",
+                payload={"grace_days": self._grace.days}, now=now,
+            )  # fmt: skip
+        return {"anonymised": len(ids), "more": len(ids) == limit}
 
     def set_role(self, actor: int, user_id: int, role: UserRole, reason: str) -> Profile:
         """Operator action: grant or revoke ADMIN. Audited."""

@@ -43,22 +43,31 @@ def test_nickname_taken_is_409_and_invalid_is_422(client: TestClient) -> None:
     assert client.get("/v1/users/me", headers=auth).json()["data"]["nickname"] != "taken"
 
 
-def test_deactivation_stops_tokens_and_login(client: TestClient, db: Session) -> None:
+def test_deleting_my_account_stops_my_tokens_at_once(client: TestClient, db: Session) -> None:
     login = dev_login(client, "leaver@example.com")
     auth = bearer(login["access_token"])
     r = client.delete("/v1/users/me", headers=auth)
-    assert r.status_code == 200 and r.json()["data"] == {"deactivated": True}
+    assert r.status_code == 200
+    assert r.json()["data"]["deactivated"] is True and r.json()["data"]["anonymise_at"].endswith("+09:00")
     assert client.get("/v1/users/me", headers=auth).status_code == 401
     r = client.post("/v1/auth/token/refresh", json={"refresh_token": login["refresh_token"]})
     assert r.status_code == 401
-    r = client.post("/v1/auth/dev-login", json={"email": "leaver@example.com"})
-    assert r.status_code == 403 and r.json()["error"]["code"] == "AUTH_004"
     row = db.execute(
         text(
-            "SELECT is_active, deactivated_at IS NOT NULL FROM crypto.users WHERE email='leaver@example.com'"
+            "SELECT is_active, deactivated_at IS NOT NULL, deletion_requested_at IS NOT NULL "
+            "FROM crypto.users WHERE email='leaver@example.com'"
         )
     ).one()
-    assert tuple(row) == (False, True)
+    assert tuple(row) == (False, True, True)
+
+
+def test_an_account_an_operator_deactivated_cannot_sign_in(client: TestClient, db: Session) -> None:
+    dev_login(client, "suspended@example.com")
+    db.execute(text("UPDATE crypto.users SET is_active = false, deactivated_at = now() WHERE email = :e"),
+               {"e": "suspended@example.com"})  # fmt: skip
+    db.flush()
+    r = client.post("/v1/auth/dev-login", json={"email": "suspended@example.com"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "AUTH_004"
 
 
 def test_admin_can_look_up_users_and_change_roles_with_audit(client: TestClient, db: Session) -> None:
