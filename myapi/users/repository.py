@@ -140,8 +140,11 @@ class UsersRepository:
 
 
 # What goes with an anonymised account (rows keyed by its user id, in this order): its
-# sessions and its inbox. What the game's totals are made of stays.
-ERASED_WITH_ACCOUNT: tuple[str, ...] = ("crypto.refresh_tokens", "crypto.notifications")
+# sessions, its inbox (with the inbox's push deliveries), its devices and push settings.
+# What the game's totals are made of stays.
+ERASED_WITH_ACCOUNT: tuple[str, ...] = (
+    "crypto.refresh_tokens", "crypto.notifications", "crypto.push_devices", "crypto.push_preferences",
+)  # fmt: skip
 
 
 # A player's own data, table by table and column by column (listed, so that internal

@@ -52,7 +52,12 @@ def _deleted_player(p: Pipeline, api: TestClient, email: str) -> tuple[int, dict
             ),
             {"u": user_id},
         )
-    r = api.delete("/v1/users/me", headers=bearer(login["access_token"]))
+    auth = bearer(login["access_token"])
+    r = api.post(
+        "/v1/devices", json={"token": f"fcm-{user_id}-" + "x" * 40, "platform": "ANDROID"}, headers=auth
+    )
+    assert r.status_code == 201, r.text
+    r = api.delete("/v1/users/me", headers=auth)
     assert r.status_code == 200, r.text
     return user_id, r.json()["data"]
 
@@ -101,6 +106,7 @@ def test_after_the_grace_period_the_tick_erases_the_personal_data_and_keeps_the_
     ledger_before = p.scalar("SELECT sum(delta_points) FROM crypto.points_ledger WHERE user_id = :u", u=gone)
     predictions_before = _count(p, "predictions", gone)
     assert _count(p, "refresh_tokens", gone) > 0 and _count(p, "notifications", gone) == 1
+    assert _count(p, "push_devices", gone) == 1
 
     # At the end of the grace period, signing in no longer brings it back.
     p.clock.set(asked + GRACE)
@@ -116,6 +122,7 @@ def test_after_the_grace_period_the_tick_erases_the_personal_data_and_keeps_the_
     assert erased["email"] is None and erased["nickname"] == f"deleted-{gone}"
     assert erased["provider_id"] == f"erased:{gone}" and erased["anonymised_at"] == asked + GRACE
     assert _count(p, "refresh_tokens", gone) == 0 and _count(p, "notifications", gone) == 0
+    assert _count(p, "push_devices", gone) == 0
     assert _count(p, "predictions", gone) == predictions_before
     assert p.scalar("SELECT sum(delta_points) FROM crypto.points_ledger WHERE user_id = :u", u=gone) == (
         ledger_before
