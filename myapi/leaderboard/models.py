@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from myapi.core.base import Base
@@ -25,13 +25,16 @@ class PlayerDay(Base):
 class LeaderboardEntry(Base):
     """A player's totals over one period: `week` (Monday of the trading day's week),
     `month` (its first day) or `all` (period_start 1970-01-01). Read in rank order
-    (points, then wins, descending; then the user id) through the rank index."""
+    (points, then wins, descending; then the user id) through the rank index, which
+    holds the active rows only. `active` is the player's users.is_active, kept by the
+    refresh (new rows) and by a trigger on crypto.users (migration 0012)."""
 
     __tablename__ = "leaderboard"
     __table_args__ = (
         Index(
             "ix_leaderboard_rank",
             "period", "period_start", text("points DESC"), text("wins DESC"), "user_id",
+            postgresql_where=text("active"),
         ),
     )  # fmt: skip
 
@@ -42,3 +45,33 @@ class LeaderboardEntry(Base):
     wins: Mapped[int] = mapped_column(Integer)
     predictions: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime]
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+
+
+class LeaderboardScore(Base):
+    """How many active players of a period have one score (points, wins): the sum over
+    the better scores is the number of players ahead of a score."""
+
+    __tablename__ = "leaderboard_scores"
+    __table_args__ = (CheckConstraint("players >= 0", name="players_non_negative"),)
+
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    period_start: Mapped[date] = mapped_column(primary_key=True)
+    points: Mapped[int] = mapped_column(primary_key=True)
+    wins: Mapped[int] = mapped_column(Integer, primary_key=True)
+    players: Mapped[int] = mapped_column(Integer)
+
+
+class LeaderboardScoreBlock(Base):
+    """The same count per block of user ids (`user_id / BLOCK_SIZE`): within a score,
+    the players ahead are those of the lower blocks plus the lower ids of one block."""
+
+    __tablename__ = "leaderboard_score_blocks"
+    __table_args__ = (CheckConstraint("players >= 0", name="players_non_negative"),)
+
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    period_start: Mapped[date] = mapped_column(primary_key=True)
+    points: Mapped[int] = mapped_column(primary_key=True)
+    wins: Mapped[int] = mapped_column(Integer, primary_key=True)
+    block: Mapped[int] = mapped_column(Integer, primary_key=True)
+    players: Mapped[int] = mapped_column(Integer)

@@ -6,7 +6,11 @@ follow-up job refreshes after every settlement run, never from the predictions.
   `week` starts on its Monday, `month` on its first day; `all` is every day.
 * Rank order: points, then wins (descending), then the older account first; every
   rank is a position (no shared ranks), so paging never repeats or skips a player.
-* Only active players are ranked and shown, by nickname only.
+* Only active players are ranked and shown, by nickname only. A player deactivated
+  (or reactivated) leaves (or rejoins) the counts at once, through a trigger on
+  crypto.users (migration 0012), so the ranks behind them close up (or open) at once.
+* Reads never count rows: a rank is computed from per-score counts kept by the refresh
+  (see repository.py), so `/me` and any page cost about the same at any board size.
 """
 
 from __future__ import annotations
@@ -64,11 +68,32 @@ class LeaderboardService:
         self._clock = clock
 
     def refresh(self, trading_day: date) -> dict[str, object]:
-        """After a settlement run of D: D's per-player results and every period
-        containing D, for D's players (idempotent)."""
-        periods = [(name, *period_bounds(name, trading_day)) for name in PERIODS]
-        players, rows = self._repo.refresh_day(trading_day, periods, self._clock.now())
-        return {"trading_day": trading_day.isoformat(), "players": players, "rows_changed": rows}
+        """After a settlement run of D: D's per-player results rewritten from its
+        predictions, and each player whose results changed has the change added to
+        every period containing D (totals and score counts). Cost: O(D's players), not
+        of the periods' players or their history. Idempotent: a redelivery finds no
+        change and writes nothing."""
+        now = self._clock.now()
+        self._repo.lock()
+        staged = self._repo.stage_day(trading_day)
+        rows = 0
+        if staged.changed:
+            for name in PERIODS:
+                start = period_start(name, trading_day)
+                rows += self._repo.apply_staged(name, start, now, shrunk=staged.shrunk > 0)
+        return {
+            "trading_day": trading_day.isoformat(), "players": staged.players,
+            "players_changed": staged.changed, "rows_changed": rows,
+        }  # fmt: skip
+
+    def rebuild(self, period: Period, at: date) -> dict[str, object]:
+        """Recompute the period containing `at` from the per-day results (every player)
+        and recount its scores: a repair or a bulk load, O(the period's players). The
+        result equals what the refreshes built."""
+        start, end = period_bounds(period, at)
+        self._repo.lock()
+        rows = self._repo.rebuild_period(period, start, end, self._clock.now())
+        return {"period": period, "period_start": start.isoformat(), "rows": rows}
 
     def top(self, period: Period, at: date | None, limit: int, offset: int) -> tuple[date, list[Ranked], int]:
         start = period_start(period, at or self._today())
