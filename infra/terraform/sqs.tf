@@ -17,9 +17,8 @@ locals {
 
   # Settings.queue_names key -> queue name without prefix (the Settings defaults): the
   # queues a worker consumes (myapi/events/catalogue.py consumed_queues()). The
-  # prediction-submit and points-award queues join this list with their consumers;
-  # until then their events are only recorded in the outbox (marked done unsent). An
-  # apply removes those queues where an earlier apply created them.
+  # prediction and points events have no queue (infra/terraform/README.md); an apply
+  # removes the prediction-submit and points-award queues an earlier apply created.
   queue_base_names = {
     eod_fetch          = "q-eod-fetch"
     settlement_compute = "q-settlement-compute"

@@ -65,10 +65,8 @@ class Settings(BaseSettings):
     sqs_endpoint_url: str | None = None
     aws_region: str = "ap-northeast-2"
     queue_prefix: str = ""
-    queue_prediction_submit: str = "q-prediction-submit.fifo"
     queue_eod_fetch: str = "q-eod-fetch"
     queue_settlement_compute: str = "q-settlement-compute"
-    queue_points_award: str = "q-points-award.fifo"
     queue_rewards_saga: str = "q-rewards-saga"
     sqs_max_receive_count: int = Field(default=5, ge=1, le=1000)
     sqs_visibility_timeout_s: int = Field(default=60, ge=0, le=43_200)
@@ -340,9 +338,7 @@ class Settings(BaseSettings):
     def queue_names(self) -> dict[str, str]:
         """Logical queue key -> full queue name (prefix applied)."""
         return {
-            "prediction_submit": self.queue_prefix + self.queue_prediction_submit,
             "eod_fetch": self.queue_prefix + self.queue_eod_fetch,
             "settlement_compute": self.queue_prefix + self.queue_settlement_compute,
-            "points_award": self.queue_prefix + self.queue_points_award,
             "rewards_saga": self.queue_prefix + self.queue_rewards_saga,
         }

@@ -4,10 +4,14 @@ spelled as a bare string anywhere else.
 
 * A topic with a consumer (`runs` set) is routed to its queue; a worker on that queue
   validates the payload with the topic's model and runs the job.
-* A topic without a consumer yet (`queue` None) is still written to the outbox with
-  the change that caused it (the outbox is the record of what happened), and the relay
-  marks it published without sending it: nobody reads that queue, so nothing is routed
-  there and `batch.queues ensure` does not create it.
+* A topic without a consumer (`queue` None) is still written to the outbox with the
+  change that caused it (the outbox is the record of what happened), and the relay
+  marks it published without sending it: nobody reads such a queue, so nothing is
+  routed there and `batch.queues ensure` does not create it. The prediction events and
+  `points.awarded` are such topics on purpose: the crowd split, the notifications and
+  the leaderboard they could feed are computed set-based from the predictions table by
+  the cutoff and the settlement follow-up, exactly and once per day, which a consumer
+  per event could only redo row by row (and would need its own dedup state for).
 * Payload models ignore unknown fields: a newer producer may add some.
 """
 
@@ -42,10 +46,8 @@ class Topic(StrEnum):
 class QueueKey(StrEnum):
     """Keys of Settings.queue_names."""
 
-    PREDICTION_SUBMIT = "prediction_submit"
     EOD_FETCH = "eod_fetch"
     SETTLEMENT_COMPUTE = "settlement_compute"
-    POINTS_AWARD = "points_award"
     REWARDS_SAGA = "rewards_saga"
 
 
@@ -151,7 +153,7 @@ class RewardOutcome(Payload):
 class EventSpec:
     topic: Topic
     payload: type[Payload]
-    queue: QueueKey | None  # None: no consumer yet; recorded, not delivered
+    queue: QueueKey | None  # None: no consumer; recorded, not delivered
     runs: JobName | None  # the job a consumer runs for it
     description: str
 

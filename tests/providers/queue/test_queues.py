@@ -33,12 +33,15 @@ def fresh_settings(settings: Settings) -> Settings:
         queue_prefix=f"t{uuid.uuid4().hex[:8]}-",
         sqs_max_receive_count=2,
         sqs_visibility_timeout_s=30,
+        # A FIFO queue (any queue is FIFO by its name; the relay gives every event a
+        # group and a dedup id): the FIFO paths of the adapter, DLQ and redrive.
+        queue_eod_fetch="q-eod-fetch.fifo",
     )
 
 
 def test_dlq_names_keep_the_fifo_suffix() -> None:
     assert dlq_name_for("q-eod-fetch") == "q-eod-fetch-dlq"
-    assert dlq_name_for("q-points-award.fifo") == "q-points-award-dlq.fifo"
+    assert dlq_name_for("q-eod-fetch.fifo") == "q-eod-fetch-dlq.fifo"
 
 
 def test_ensure_creates_every_queue_with_dlq_and_redrive_and_is_idempotent(
@@ -46,9 +49,8 @@ def test_ensure_creates_every_queue_with_dlq_and_redrive_and_is_idempotent(
 ) -> None:
     client = make_sqs_client(fresh_settings)
     first = ensure_queues(client, fresh_settings)
-    assert {q.key for q in first} == {
-        "prediction_submit", "eod_fetch", "settlement_compute", "points_award", "rewards_saga",
-    }  # fmt: skip
+    assert {q.key for q in first} == {"eod_fetch", "settlement_compute", "rewards_saga"}
+    assert [q.name.endswith(".fifo") for q in first if q.key == "eod_fetch"] == [True]
     assert all(q.created for q in first)
     for q in first:
         attrs = client.get_queue_attributes(QueueUrl=q.url, AttributeNames=["All"])["Attributes"]
@@ -72,7 +74,7 @@ def test_fifo_batch_carries_group_and_dedup_ids(fresh_settings: Settings) -> Non
     client = make_sqs_client(fresh_settings)
     ensure_queues(client, fresh_settings)
     queue = SqsQueue(client)
-    name = fresh_settings.queue_names["points_award"]
+    name = fresh_settings.queue_names["eod_fetch"]
     result = queue.send_batch(
         name,
         [
@@ -99,7 +101,7 @@ def test_fifo_messages_without_ids_and_oversized_batches_are_refused(
     queue: SqsQueue, settings: Settings
 ) -> None:
     with pytest.raises(ValueError, match="group_id"):
-        queue.send_batch(settings.queue_names["points_award"], [OutgoingMessage("x")])
+        queue.send_batch("q-any.fifo", [OutgoingMessage("x")])
     with pytest.raises(ValueError, match="at most 10"):
         queue.send_batch(settings.queue_names["eod_fetch"], [OutgoingMessage("x")] * 11)
 
@@ -110,7 +112,7 @@ def test_a_message_received_more_than_max_receive_count_lands_in_the_dlq(
     client = make_sqs_client(fresh_settings)
     ensure_queues(client, fresh_settings)
     queue = SqsQueue(client)
-    name = fresh_settings.queue_names["eod_fetch"]
+    name = fresh_settings.queue_names["settlement_compute"]
     queue.send_batch(name, [OutgoingMessage('{"trading_day": "2026-11-23"}')])
 
     counts = []
@@ -154,6 +156,7 @@ def test_cli_ensure_runs_as_a_command(fresh_settings: Settings) -> None:
         "ENVIRONMENT": "test",
         "SQS_ENDPOINT_URL": fresh_settings.sqs_endpoint_url or "",
         "QUEUE_PREFIX": fresh_settings.queue_prefix,
+        "QUEUE_EOD_FETCH": fresh_settings.queue_eod_fetch,
     }
     out = subprocess.run(
         [sys.executable, "-m", "batch.queues", "ensure"],
@@ -180,15 +183,15 @@ def test_redrive_moves_dead_letters_back_to_their_queue(fresh_settings: Settings
     client = make_sqs_client(fresh_settings)
     ensure_queues(client, fresh_settings)
     queue = SqsQueue(client)
-    name = fresh_settings.queue_names["points_award"]  # FIFO: the DLQ keeps .fifo
+    name = fresh_settings.queue_names["eod_fetch"]  # FIFO: the DLQ keeps .fifo
     queue.send_batch(
         dlq_name_for(name),
         [OutgoingMessage(f'{{"n": {i}}}', group_id="user-1", dedup_id=f"d{i}") for i in range(3)],
     )
-    assert [row["body"] for row in peek(fresh_settings, "points_award", 10)] == [
+    assert [row["body"] for row in peek(fresh_settings, "eod_fetch", 10)] == [
         '{"n": 0}', '{"n": 1}', '{"n": 2}'
     ]  # fmt: skip
-    [summary] = redrive(fresh_settings, "points_award", 100)
+    [summary] = redrive(fresh_settings, "eod_fetch", 100)
     assert summary["moved"] == 3
     assert sorted(m.body for m in queue.receive(name, 10, 0)) == ['{"n": 0}', '{"n": 1}', '{"n": 2}']
     assert queue.receive(dlq_name_for(name), 10, 0) == []
