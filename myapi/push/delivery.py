@@ -14,7 +14,9 @@ by a trigger in the producer's own transaction (see myapi/push/models.py). A pas
    else leased to this pass (`lease_token`, `lease_until` = the worst case of sending
    them all) with one more attempt counted. Commit.
 2. **send** each leased row, outside any transaction, provided the lease still covers
-   the sender's worst case (else the rest are released for the next pass).
+   the sender's worst case (else the rest are released for the next pass). After
+   STOP_AFTER_RETRIES_IN_A_ROW sends in a row answered RETRY (the provider down) the
+   pass stops, releasing the rest: a pass never holds its worker long.
 3. **record** each outcome in a transaction of its own, only under our lease: SENT;
    INVALID_TOKEN (the device is deleted, its other pending pushes skipped); RETRY
    (PENDING again after PUSH_RETRY_BASE_S * 2^(attempts-1), at most PUSH_RETRY_MAX_S,
@@ -34,7 +36,7 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,11 +52,21 @@ from myapi.push.service import effective_quiet_hours
 logger = logging.getLogger(__name__)
 
 LEASE_MARGIN_S = 10.0
+# A pass stops after this many sends in a row came back RETRY (the provider is down or
+# refusing us): the rest wait for a later pass instead of each taking its worst case,
+# so a pass run by a worker after its job never holds that worker for long.
+STOP_AFTER_RETRIES_IN_A_ROW = 3
 PURGE_BATCH = 1000
 MAX_BODY_CHARS = 1000
 # Keys FCM reserves in a message's data.
 RESERVED_DATA_KEYS = frozenset({"from", "notification", "message_type"})
 RESERVED_DATA_PREFIXES = ("google", "gcm")
+
+
+@dataclass
+class _Pass:
+    counts: Counter[str] = field(default_factory=Counter)
+    retries_in_a_row: int = 0
 
 
 @dataclass(frozen=True)
@@ -97,14 +109,17 @@ class PushDelivery:
 
     def deliver_once(self) -> dict[str, Any]:
         """One bounded pass (see the module docstring); returns what happened, counted."""
-        counts: Counter[str] = Counter()
+        state = _Pass()
+        counts = state.counts
         left = self._settings.push_batch_size
         while left > 0:
             claimed, leased = self._claim(min(self._settings.push_claim_size, left), counts)
             if not claimed:
                 break
             left -= claimed
-            self._send_all(leased, counts)
+            if not self._send_all(leased, state):
+                counts["stopped_after_retries"] = 1
+                break
         counts["purged"] += self._purge()
         return {"provider": self._sender.name if self._sender else "none", **dict(sorted(counts.items()))}
 
@@ -161,17 +176,20 @@ class PushDelivery:
         return None
 
     # --- 2. send, 3. record -------------------------------------------------------------
-    def _send_all(self, leased: list[Leased], counts: Counter[str]) -> None:
-        sender = self._sender
+    def _send_all(self, leased: list[Leased], state: _Pass) -> bool:
+        """Send the leased rows; False when the pass should stop (the provider failing).
+        Rows not sent are released: claimable again at once, their attempt not counted."""
+        sender, counts = self._sender, state.counts
         for i, item in enumerate(leased):
             if sender is None:
                 break
-            remaining = (item.lease_until - self._clock.now()).total_seconds()
-            if remaining < sender.max_send_s:
-                # The lease could run out mid-send and another pass take the row over.
+            failing = state.retries_in_a_row >= STOP_AFTER_RETRIES_IN_A_ROW
+            # Near the lease's end a send could outlive it and another pass take the row.
+            expiring = (item.lease_until - self._clock.now()).total_seconds() < sender.max_send_s
+            if failing or expiring:
                 self._release(leased[i:])
                 counts["released"] += len(leased) - i
-                return
+                return not failing
             d = item.delivery
             token = d.token or ""
             try:
@@ -180,6 +198,8 @@ class PushDelivery:
                 logger.exception("push sender %s failed on device %s", sender.name, token_hint(token))
                 outcome = PushOutcome.retry(f"sender error: {type(exc).__name__}")
             counts[self._record(item, outcome)] += 1
+            state.retries_in_a_row = state.retries_in_a_row + 1 if outcome.result is PushResult.RETRY else 0
+        return state.retries_in_a_row < STOP_AFTER_RETRIES_IN_A_ROW
 
     def _record(self, item: Leased, outcome: PushOutcome) -> str:
         d, now = item.delivery, self._clock.now()

@@ -352,3 +352,28 @@ def test_push_provider_none_skips_and_log_sends_without_fcm(world: PushWorld) ->
     details = w.deliver()
     assert details["provider"] == "log" and details["sent"] == 1
     assert w.fcm.send_requests == [] and w.fcm.token_requests == []
+
+
+def test_a_pass_stops_after_three_retries_in_a_row_and_the_rest_wait_unharmed(world: PushWorld) -> None:
+    """FCM down: a pass does not spend every push's worst case (it may be running in the
+    settlement worker); after three RETRY outcomes in a row it releases the rest."""
+    w, p = world, world.p
+    auth, ann = w.player("ann.outage@example.com")
+    w.device(auth, ANN_PHONE)
+    w.fcm.always[ANN_PHONE] = unavailable()
+    for redemption in range(1, 7):
+        w.notify(ann, redemption)
+    details = w.deliver()
+    assert (details["retry"], details["released"], details["stopped_after_retries"]) == (3, 3, 1)
+    assert w.fcm.attempts_to(ANN_PHONE) == 9  # 3 pushes x FCM_MAX_ATTEMPTS
+    rows = w.deliveries()
+    assert sorted(r["attempts"] for r in rows) == [0, 0, 0, 1, 1, 1]
+    assert all(r["status"] == "PENDING" and r["lease_token"] is None for r in rows)
+
+    # FCM is back: the released three go out at once, the retried three after their back-off.
+    del w.fcm.always[ANN_PHONE]
+    assert w.deliver()["sent"] == 3
+    p.clock.advance(timedelta(seconds=p.settings.push_retry_base_s))
+    assert w.deliver()["sent"] == 3
+    sent = sorted(int(s.data["redemption_id"]) for s in w.fcm.sent)
+    assert sent == [1, 2, 3, 4, 5, 6]
