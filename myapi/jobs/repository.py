@@ -46,3 +46,9 @@ class JobRunsRepository:
         stmt = select(func.max(JobRun.started_at)).where(JobRun.job == job, JobRun.trading_day == trading_day)
         result: datetime | None = self.session.scalar(stmt)
         return result
+
+    def last_start_of(self, job: str) -> datetime | None:
+        """When `job` last started, whatever its trading day (None: never)."""
+        stmt = select(func.max(JobRun.started_at)).where(JobRun.job == job)
+        result: datetime | None = self.session.scalar(stmt)
+        return result
