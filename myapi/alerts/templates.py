@@ -77,6 +77,14 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _error_summary(error: str) -> str:
+    """A job's error without the SQL statement and its parameters SQLAlchemy appends
+    (they may carry players' data; the full error stays in job_runs)."""
+    for marker in ("[SQL:", "[parameters:"):
+        error = error.split(marker, 1)[0]
+    return error.replace("\\n", " ").strip()
+
+
 def job_failed(env: str, job: str, trading_day: date | None, run_id: int, error: str) -> Alert:
     """A batch job failed (not a refusal by a rule): one key per job and day."""
     subject = f"{job}:{trading_day.isoformat()}" if trading_day else job
@@ -86,7 +94,7 @@ def job_failed(env: str, job: str, trading_day: date | None, run_id: int, error:
         f"[{env}] Job failed: {job}" + (f" for {trading_day.isoformat()}" if trading_day else ""),
         (
             f"Job: {job} · trading day {_day(trading_day)} · run #{run_id}",
-            f"Error: {_clip(error, MAX_ERROR_CHARS)}",
+            f"Error: {_clip(_error_summary(error), MAX_ERROR_CHARS)}",
             f"Runs: GET /admin/jobs?job={job}",
             _runbook(AlertKind.JOB_FAILED),
         ),

@@ -80,6 +80,7 @@ def test_a_failing_job_posts_JOB_FAILED_with_the_job_its_day_run_and_error(alert
     assert text.startswith("*[test] Job failed: settlement.run for 2026-11-23*")
     assert f"run #{run_id}" in text and "trading day 2026-11-23" in text
     assert "QueryCanceled" in text and "statement timeout" in text
+    assert "[SQL:" not in text and "crypto.session_control" not in text  # only in job_runs
     assert "Runbook: docs/operations.md#job_failed" in text
     row = a.row("JOB_FAILED:settlement.run:2026-11-23")
     assert row["sent_at"] == AFTER_CLOSE and row["pending"] == 0 and row["claim_token"] is None
