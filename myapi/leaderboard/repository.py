@@ -69,6 +69,14 @@ class LeaderboardRepository:
         the other is changing."""
         self._exec(LOCK)
 
+    def set_work_mem(self, value: str) -> str:
+        """Set work_mem for the rest of the transaction; returns the value it had. The
+        refresh sorts and hashes every decided prediction of a day (1M at full scale):
+        in memory, not in temporary files."""
+        old = self._exec("SELECT current_setting('work_mem')").scalar_one()
+        self._exec("SELECT set_config('work_mem', :value, true)", value=value)
+        return str(old)
+
     def stage_day(self, trading_day: date) -> Staged:
         """Rewrite the day's `player_days` from its decided predictions — only the rows
         whose figures differ — and stage each changed player's delta (new minus old) in

@@ -26,6 +26,7 @@ from myapi.leaderboard.repository import ALL_TIME_END, ALL_TIME_START, Leaderboa
 
 Period = Literal["week", "month", "all"]
 PERIODS: tuple[Period, ...] = ("week", "month", "all")
+REFRESH_WORK_MEM = "64MB"  # one refresh at a time (advisory lock), so one such allowance
 
 
 def period_start(period: Period, day: date) -> date:
@@ -75,12 +76,14 @@ class LeaderboardService:
         change and writes nothing."""
         now = self._clock.now()
         self._repo.lock()
+        work_mem = self._repo.set_work_mem(REFRESH_WORK_MEM)
         staged = self._repo.stage_day(trading_day)
         rows = 0
         if staged.changed:
             for name in PERIODS:
                 start = period_start(name, trading_day)
                 rows += self._repo.apply_staged(name, start, now, shrunk=staged.shrunk > 0)
+        self._repo.set_work_mem(work_mem)  # the rest of the follow-up's transaction as it was
         return {
             "trading_day": trading_day.isoformat(), "players": staged.players,
             "players_changed": staged.changed, "rows_changed": rows,
