@@ -79,6 +79,8 @@ FOLLOW_UPS_OF_DAY = SUCCEEDED + " AND trading_day = :d"
 SNAPSHOT_TABLES = {
     "notifications": "id",
     "leaderboard": "period, period_start, user_id",
+    "leaderboard_scores": "period, period_start, points, wins",
+    "leaderboard_score_blocks": "period, period_start, points, wins, block",
     "player_days": "user_id, trading_day",
     "symbol_crowd": "trading_day, symbol",
     "points_ledger": "id",
