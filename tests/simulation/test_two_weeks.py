@@ -442,7 +442,7 @@ class Simulation:
         return sent
 
 
-@pytest.mark.slow  # 2-3 min: ~7,000 requests of 200 players over nine trading days, through the queues
+@pytest.mark.slow  # 2-4 min: ~7,000 requests of 200 players over nine trading days, through the queues
 @pytest.mark.timeout(900)  # CPU-bound: the default 300 s is too tight on a busy machine
 def test_two_weeks_of_200_players_every_figure_equals_a_brute_force_recount(
     pipeline: Pipeline, api: TestClient
