@@ -67,6 +67,7 @@ def alert_overrides() -> dict[str, object]:
 @pytest.fixture
 def alerting(
     settings: Settings,
+    engine: Engine,
     clock: FrozenClock,
     fake_webhook_server: FakeWebhook,
     alert_overrides: dict[str, object],
@@ -84,13 +85,13 @@ def alerting(
     )
     own = fake_webhook_settings(own, webhook)
     ensure_queues(make_sqs_client(own), own, consumed_queues())
-    engine = make_engine(own)
-    container = build_test_container(own, clock, engine)
-    env = Alerting(container, engine, clock, webhook)
+    own_engine = make_engine(own)
+    container = build_test_container(own, clock, own_engine)
+    env = Alerting(container, own_engine, clock, webhook)
     wire_fake_webhook(container, own, env.sleeps.append)
     yield env
     container.alert_http().close()
     container.oauth_http().close()
     container.eod_http().close()
-    truncate_all(engine)
-    engine.dispose()
+    own_engine.dispose()
+    truncate_all(engine)  # the run's engine: `own` may have a short statement timeout
