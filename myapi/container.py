@@ -96,7 +96,11 @@ class Container(containers.DeclarativeContainer):
     )
     crowd_service = providers.Factory(CrowdService, clock=clock)
     cycle_planner = providers.Factory(CyclePlanner, clock=clock, settings=settings, calendar=calendar)
-    leaderboard_service = providers.Factory(LeaderboardService, clock=clock)
+    leaderboard_service = providers.Factory(
+        LeaderboardService,
+        clock=clock,
+        statement_timeout_ms=settings.provided.settlement_statement_timeout_ms,
+    )
     maintenance_service = providers.Factory(
         MaintenanceService, clock=clock, rate_limit_window_s=settings.provided.rate_limit_window_s
     )

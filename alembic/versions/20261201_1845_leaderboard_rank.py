@@ -11,7 +11,10 @@ A rank is 1 + the active players ahead: counting them row by row is O(players) p
   index covers active rows only.
 
 The refresh applies each changed player's delta to the totals and the counts (set-based,
-O(the day's changed players)). A change of `users.is_active`, by whatever path, moves the
+O(the day's changed players)). The foreign keys of `player_days` and `leaderboard` to
+users go: both derive from crypto.predictions, whose user_id references users (RESTRICT;
+accounts are anonymised, never deleted), and the per-row check of every row a refresh
+writes cost about a fifth of it at 200k players. A change of `users.is_active`, by whatever path, moves the
 player's rows in or out of the counts at once through a trigger on crypto.users
 (`leaderboard_follow_user_activity`), under the refresh's advisory lock.
 
@@ -89,6 +92,8 @@ $$
 
 
 def upgrade() -> None:
+    op.drop_constraint("fk_player_days_user_id_users", "player_days", schema=S, type_="foreignkey")
+    op.drop_constraint("fk_leaderboard_user_id_users", "leaderboard", schema=S, type_="foreignkey")
     op.add_column(
         "leaderboard",
         sa.Column("active", sa.Boolean(), server_default=sa.text("true"), nullable=False),
@@ -155,3 +160,8 @@ def downgrade() -> None:
     op.drop_index("ix_leaderboard_rank", "leaderboard", schema=S)
     op.create_index("ix_leaderboard_rank", "leaderboard", _RANK_COLUMNS, schema=S)
     op.drop_column("leaderboard", "active", schema=S)
+    for table in ("leaderboard", "player_days"):
+        op.create_foreign_key(
+            f"fk_{table}_user_id_users", table, "users", ["user_id"], ["id"],
+            source_schema=S, referent_schema=S, ondelete="RESTRICT",
+        )  # fmt: skip

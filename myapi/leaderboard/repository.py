@@ -69,22 +69,23 @@ class LeaderboardRepository:
         the other is changing."""
         self._exec(LOCK)
 
-    def set_work_mem(self, value: str) -> str:
-        """Set work_mem for the rest of the transaction; returns the value it had. The
-        refresh sorts and hashes every decided prediction of a day (1M at full scale):
-        in memory, not in temporary files."""
-        old = self._exec("SELECT current_setting('work_mem')").scalar_one()
-        self._exec("SELECT set_config('work_mem', :value, true)", value=value)
+    def set_local(self, setting: str, value: str) -> str:
+        """Set a run-time setting (work_mem, statement_timeout) for the rest of the
+        transaction; returns the value it had, to put back."""
+        old = self._exec("SELECT current_setting(:setting)", setting=setting).scalar_one()
+        self._exec("SELECT set_config(:setting, :value, true)", setting=setting, value=value)
         return str(old)
 
     def stage_day(self, trading_day: date) -> Staged:
         """Rewrite the day's `player_days` from its decided predictions — only the rows
         whose figures differ — and stage each changed player's delta (new minus old) in
-        pg_temp.leaderboard_delta. Nothing changed (a redelivery): nothing staged."""
+        pg_temp.leaderboard_delta, with users.is_active (for the rows it creates; read
+        once, under the lock the users trigger takes too). Nothing changed (a
+        redelivery): nothing staged."""
         self._exec("DROP TABLE IF EXISTS pg_temp.leaderboard_delta")
         self._exec(
             "CREATE TEMP TABLE leaderboard_delta (user_id bigint PRIMARY KEY, points bigint NOT NULL, "
-            "wins integer NOT NULL, predictions integer NOT NULL) ON COMMIT DROP"
+            "wins integer NOT NULL, predictions integer NOT NULL, active boolean NOT NULL) ON COMMIT DROP"
         )
         self._exec(
             """
@@ -115,8 +116,9 @@ class LeaderboardRepository:
                 DELETE FROM crypto.player_days d USING diff
                 WHERE d.trading_day = :day AND d.user_id = diff.user_id AND diff.new_predictions IS NULL
             )
-            INSERT INTO pg_temp.leaderboard_delta (user_id, points, wins, predictions)
-            SELECT user_id, points, wins, predictions FROM diff
+            INSERT INTO pg_temp.leaderboard_delta (user_id, points, wins, predictions, active)
+            SELECT diff.user_id, diff.points, diff.wins, diff.predictions, u.is_active
+            FROM diff JOIN crypto.users u ON u.id = diff.user_id
             """,
             day=trading_day,
         )
@@ -131,7 +133,7 @@ class LeaderboardRepository:
         return Staged(int(players), int(changed), int(shrunk))
 
     def apply_staged(self, period: str, start: date, now: datetime, *, shrunk: bool) -> int:
-        """Add the staged deltas to the period's rows (new rows take users.is_active) and
+        """Add the staged deltas to the period's rows (new rows take the staged is_active) and
         move the active ones between score counts: -1 at the old (score, block), +1 at
         the new one, summed per key; a count goes down by UPDATE (the CHECK players >= 0
         applies to the row an INSERT proposes, before ON CONFLICT), up by upsert.
@@ -141,8 +143,8 @@ class LeaderboardRepository:
             WITH up AS (
                 INSERT INTO crypto.leaderboard AS l
                     (period, period_start, user_id, points, wins, predictions, updated_at, active)
-                SELECT :period, :start, d.user_id, d.points, d.wins, d.predictions, :now, u.is_active
-                FROM pg_temp.leaderboard_delta d JOIN crypto.users u ON u.id = d.user_id
+                SELECT :period, :start, d.user_id, d.points, d.wins, d.predictions, :now, d.active
+                FROM pg_temp.leaderboard_delta d
                 ORDER BY d.user_id
                 ON CONFLICT (period, period_start, user_id) DO UPDATE
                     SET points = l.points + EXCLUDED.points, wins = l.wins + EXCLUDED.wins,

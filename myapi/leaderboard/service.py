@@ -64,9 +64,12 @@ class Standing:
 
 
 class LeaderboardService:
-    def __init__(self, session: Session, clock: Clock) -> None:
+    def __init__(self, session: Session, clock: Clock, statement_timeout_ms: int = 0) -> None:
         self._repo = LeaderboardRepository(session)
         self._clock = clock
+        # The refresh's statements each go over every decided prediction of a day, or
+        # every changed player: the settlement's (longer) timeout, not a request's.
+        self._statement_timeout_ms = statement_timeout_ms
 
     def refresh(self, trading_day: date) -> dict[str, object]:
         """After a settlement run of D: D's per-player results rewritten from its
@@ -76,14 +79,19 @@ class LeaderboardService:
         change and writes nothing."""
         now = self._clock.now()
         self._repo.lock()
-        work_mem = self._repo.set_work_mem(REFRESH_WORK_MEM)
+        before = {"work_mem": self._repo.set_local("work_mem", REFRESH_WORK_MEM)}
+        if self._statement_timeout_ms:
+            before["statement_timeout"] = self._repo.set_local(
+                "statement_timeout", f"{self._statement_timeout_ms}ms"
+            )
         staged = self._repo.stage_day(trading_day)
         rows = 0
         if staged.changed:
             for name in PERIODS:
                 start = period_start(name, trading_day)
                 rows += self._repo.apply_staged(name, start, now, shrunk=staged.shrunk > 0)
-        self._repo.set_work_mem(work_mem)  # the rest of the follow-up's transaction as it was
+        for setting, value in before.items():  # the rest of the follow-up's transaction as it was
+            self._repo.set_local(setting, value)
         return {
             "trading_day": trading_day.isoformat(), "players": staged.players,
             "players_changed": staged.changed, "rows_changed": rows,

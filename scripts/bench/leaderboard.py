@@ -342,7 +342,13 @@ def settle_and_follow_up(settings: Settings) -> Settled:
     it (notifications, leaderboard, crowd; its leaderboard part finds nothing to change)."""
     container = build_container(settings)
     container.clock.override(providers.Object(FrozenClock(AFTER_CLOSE)))
-    container.leaderboard_service.override(providers.Factory(TimedLeaderboardService, clock=container.clock))
+    container.leaderboard_service.override(
+        providers.Factory(
+            TimedLeaderboardService,
+            clock=container.clock,
+            statement_timeout_ms=container.settings.provided.settlement_statement_timeout_ms,
+        )
+    )
     engine = container.engine()
     try:
         with engine.connect() as conn:  # a pooled connection, as a long-running worker has

@@ -31,6 +31,9 @@ CLOSES = {"AAPL": "101.000000", "MSFT": "100.000000", "NVDA": "102.125000", "AMZ
 IDS = [3_000 + 1_531 * j for j in range(48)] + [4 * BLOCK_SIZE - 1, 4 * BLOCK_SIZE, 4 * BLOCK_SIZE + 1]
 
 
+SETTINGS = "SELECT current_setting('statement_timeout'), current_setting('work_mem')"
+
+
 def _add_player(db: Session, user_id: int) -> None:
     db.execute(
         text(
@@ -156,11 +159,16 @@ def test_ranks_pages_and_counts_equal_a_brute_force_through_revisions_and_deacti
     for symbol, close in CLOSES.items():
         add_close(db, symbol, DAY, close)
     clock.set(AFTER_CLOSE)
-    service = LeaderboardService(db, clock)
+    service = LeaderboardService(db, clock, statement_timeout_ms=settings.settlement_statement_timeout_ms)
 
     def settle_and_refresh() -> dict[str, object]:
         SettlementService(db, clock, settings).settle(DAY)
-        return service.refresh(DAY)
+        # The refresh runs with the batch statement_timeout and more work_mem, then puts
+        # the transaction's back (the follow-up's other parts keep theirs).
+        before = db.execute(text(SETTINGS)).one()
+        result = service.refresh(DAY)
+        assert db.execute(text(SETTINGS)).one() == before
+        return result
 
     first = settle_and_refresh()
     assert first["players"] == first["players_changed"] == len(IDS)
