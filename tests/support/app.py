@@ -36,8 +36,8 @@ def make_settings(database_url: str, sqs_endpoint: str, **overrides: object) -> 
         "rate_limit_ip": 1_000_000,
         # The tick's alert check (SQS depths, the integrity checks: ~80 ms) at its 5-minute
         # default would run on every tick of the simulated months (a tick per 15 minutes);
-        # it still runs on a test's first tick. tests/alerts use the default.
-        "alert_check_interval_s": 21_600,
+        # once a simulated day, and on a test's first tick. tests/alerts use the default.
+        "alert_check_interval_s": 86_400,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
