@@ -235,6 +235,7 @@ class Jobs:
                 if step.kind in _REQUEST_JOBS
             }
             last_alerts_check = JobRunsRepository(session).last_start_of(JobName.ALERTS_CHECK)
+            deletions_due = self._c.user_service(session).deletions_due()
         settings = self._c.settings()
         every = {
             "request_eod_fetch": settings.cycle_retry_interval_min,
@@ -252,7 +253,7 @@ class Jobs:
             actions.append({"step": "rewards.sweep", **self.sweep_rewards().details})
         if self._c.push_delivery().due():  # pushes due (quiet hours over, retries, missed passes)
             actions.append({"step": str(JobName.PUSH_DELIVER), **self.deliver_push().details})
-        if self._deletions_due():  # deleted accounts past their grace period
+        if deletions_due:  # deleted accounts past their grace period
             actions.append({"step": "users.anonymise", **self.anonymise_accounts().details})
         checked: dict[str, Any] = {}
         if last_alerts_check is None or (
@@ -370,10 +371,6 @@ class Jobs:
         """Erase the personal data of deleted accounts whose grace period is over
         (UserService.anonymise_due), a batch per run; the tick runs it while any is due."""
         return self._runner.run(JobName.ANONYMISE_ACCOUNTS, lambda s: self._c.user_service(s).anonymise_due())
-
-    def _deletions_due(self) -> bool:
-        with unit_of_work(self._c.sessionmaker()) as session:
-            return self._c.user_service(session).deletions_due()
 
     # --- housekeeping --------------------------------------------------------------
     def gc(self) -> JobResult:

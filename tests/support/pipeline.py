@@ -40,11 +40,15 @@ class Pipeline:
         return Worker(self.container, queue_key)
 
     def pump(self, rounds: int = 5) -> None:
-        """Relay and drain every consumed queue until nothing moves."""
+        """Relay and drain every consumed queue until nothing moves. A relay pass that
+        only marks unrouted events (a backlog of prediction events ahead of a request)
+        moved something too: the relay is run until it claims nothing, each round."""
         for _ in range(rounds):
-            published = self.relay().publish_once().published
+            claimed = 0
+            while (passed := self.relay().publish_once().claimed) > 0:
+                claimed += passed
             handled = sum(self.worker(str(key)).drain() for key in sorted(consumed_queues()))
-            if not published and not handled:
+            if not claimed and not handled:
                 return
 
     def scalar(self, sql: str, **params: object) -> object:
