@@ -35,7 +35,6 @@ import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -246,8 +245,3 @@ class PushDelivery:
         before = self._clock.now() - timedelta(days=self._settings.push_retention_days)
         with unit_of_work(self._factory) as session:
             return PushRepository(session).purge_finished(before, PURGE_BATCH)
-
-    def counts(self) -> Mapping[str, int]:
-        """Deliveries by status (for operators)."""
-        with unit_of_work(self._factory) as session:
-            return PushRepository(session).delivery_counts()

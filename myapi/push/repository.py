@@ -120,9 +120,6 @@ class PushRepository:
         )
         return list(self.session.scalars(stmt))
 
-    def device_ids_of(self, user_id: int) -> list[int]:
-        return list(self.session.scalars(select(PushDevice.id).where(PushDevice.user_id == user_id)))
-
     # --- preferences --------------------------------------------------------------------
     def preferences(self, user_id: int) -> PushPreferences | None:
         return self.session.get(PushPreferences, user_id)
@@ -140,9 +137,6 @@ class PushRepository:
         found = self.session.get(PushPreferences, user_id, populate_existing=True)
         assert found is not None
         return found
-
-    def delete_preferences(self, user_id: int) -> None:
-        self.session.execute(delete(PushPreferences).where(PushPreferences.user_id == user_id))
 
     # --- deliveries: the claim transaction ----------------------------------------------
     def claim(self, now: datetime, limit: int) -> list[DueDelivery]:
@@ -302,9 +296,3 @@ class PushRepository:
             {"before": before, "limit": limit},
         )
         return int(getattr(result, "rowcount", 0) or 0)
-
-    def delivery_counts(self) -> dict[str, int]:
-        rows = self.session.execute(
-            text("SELECT status, count(*) FROM crypto.push_deliveries GROUP BY status")
-        )
-        return {str(r[0]): int(r[1]) for r in rows}

@@ -156,14 +156,6 @@ class PushService:
             raise PushDeviceNotFoundError(details={"device_id": device_id})
         self._repo.delete_devices([device_id], self._clock.now(), "device deleted by the player")
 
-    def forget_user(self, user_id: int) -> int:
-        """Delete every device and the preferences of a player (account anonymisation);
-        their pending pushes are skipped. Returns the devices deleted."""
-        now = self._clock.now()
-        deleted = self._repo.delete_devices(self._repo.device_ids_of(user_id), now, "account anonymised")
-        self._repo.delete_preferences(user_id)
-        return deleted
-
     # --- preferences --------------------------------------------------------------------
     def preferences(self, user_id: int) -> PushPreferencesView:
         return self._view(self._repo.preferences(user_id))
