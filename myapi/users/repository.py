@@ -167,6 +167,11 @@ EXPORT_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "notifications": ("crypto.notifications", (
         "id", "category", "title", "body", "data", "created_at", "read_at",
     )),
+    # Devices without their push tokens (a credential of the push service, not data).
+    "devices": ("crypto.push_devices", ("id", "platform", "created_at", "last_seen_at")),
+    "push_preferences": ("crypto.push_preferences", (
+        "muted_categories", "quiet_start", "quiet_end", "updated_at",
+    )),
 }  # fmt: skip
 
 
@@ -182,7 +187,8 @@ class UserExportRepository:
             fields = ", ".join(f"'{c}', t.{c}" for c in columns)
             rows = self.session.execute(
                 text(
-                    f"SELECT jsonb_build_object({fields}) FROM {table} t WHERE t.user_id = :u ORDER BY t.id"
+                    f"SELECT jsonb_build_object({fields}) FROM {table} t WHERE t.user_id = :u "
+                    f"ORDER BY {'t.id' if columns[0] == 'id' else '1'}"
                 ),
                 {"u": user_id},
             ).scalars()

@@ -75,11 +75,19 @@ def test_export_returns_all_my_data_and_nothing_of_anyone_else(client: TestClien
     other = dev_login(client, "bystander@example.com", nickname="bystander")
     _settle(db, me["user"]["id"], [("AAPL", "CORRECT"), ("MSFT", "INCORRECT")])
     _settle(db, other["user"]["id"], [("TSLA", "CORRECT")])
-    r = client.get("/v1/users/me/export", headers=bearer(me["access_token"]))
+    auth = bearer(me["access_token"])
+    device = {"token": "fcm-exporter-token-" + "y" * 40, "platform": "IOS"}
+    assert client.post("/v1/devices", json=device, headers=auth).status_code == 201
+    prefs = {"categories": {"STREAK": False}, "quiet_hours": {"start": "23:00", "end": "07:00"}}
+    assert client.put("/v1/notifications/preferences", json=prefs, headers=auth).status_code == 200
+    r = client.get("/v1/users/me/export", headers=auth)
     assert r.status_code == 200, r.text
     data = r.json()["data"]
     assert data["profile"]["email"] == "exporter@example.com" and data["profile"]["points_balance"] == 1000
-    tables = {"predictions", "points_ledger", "points_holds", "ad_unlocks", "redemptions", "notifications"}
+    tables = {
+        "predictions", "points_ledger", "points_holds", "ad_unlocks", "redemptions", "notifications",
+        "devices", "push_preferences",
+    }  # fmt: skip
     assert set(data) == {"exported_at", "profile", *tables}
     assert [p["symbol"] for p in data["predictions"]] == ["AAPL", "MSFT"]
     assert [e["reason"] for e in data["points_ledger"]] == ["signup_bonus"]
@@ -93,4 +101,8 @@ def test_export_returns_all_my_data_and_nothing_of_anyone_else(client: TestClien
     assert set(data["points_ledger"][0]) == {
         "id", "delta_points", "reason", "balance_after", "trading_day", "symbol", "created_at"
     }  # fmt: skip
+    # My device, without its push token; my push settings.
+    assert [d["platform"] for d in data["devices"]] == ["IOS"] and device["token"] not in r.text
+    [saved] = data["push_preferences"]
+    assert saved["muted_categories"] == ["STREAK"] and saved["quiet_start"] == "23:00:00"
     assert client.get("/v1/users/me/export").status_code == 401
