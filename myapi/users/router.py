@@ -36,7 +36,7 @@ def patch_me(body: NicknameUpdate, user: CurrentUserDep, service: UserServiceDep
 @router.get(
     "/me/export",
     summary="A copy of all my data: profile, predictions, ledger, holds, ad unlocks, redemptions "
-    "(with their codes), notifications",
+    "(with their codes), notifications, devices (without push tokens), push preferences",
 )
 def export_me(user: CurrentUserDep, service: UserServiceDep) -> Envelope[dict[str, Any]]:
     return ok(service.export(user.id))
