@@ -8,7 +8,7 @@ A rank is 1 + the active players ahead: counting them row by row is O(players) p
   so that "same score, lower user id" is a sum over at most a few hundred blocks plus a
   count inside one block;
 * `leaderboard.active`: the player's `users.is_active` as the counts know it; the rank
-  index covers active rows only.
+  index covers active rows only, and includes `predictions` (a page reads it alone).
 
 The refresh applies each changed player's delta to the totals and the counts (set-based,
 O(the day's changed players)). The foreign keys of `player_days` and `leaderboard` to
@@ -105,8 +105,9 @@ def upgrade() -> None:
     )
     op.drop_index("ix_leaderboard_rank", "leaderboard", schema=S)
     op.create_index(
-        "ix_leaderboard_rank", "leaderboard", _RANK_COLUMNS, schema=S, postgresql_where=sa.text("active")
-    )
+        "ix_leaderboard_rank", "leaderboard", _RANK_COLUMNS, schema=S,
+        postgresql_where=sa.text("active"), postgresql_include=["predictions"],
+    )  # fmt: skip
     op.create_table(
         "leaderboard_scores",
         sa.Column("period", sa.String(length=8), nullable=False),

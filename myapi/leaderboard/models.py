@@ -30,14 +30,15 @@ class LeaderboardEntry(Base):
     `month` (its first day) or `all` (period_start 1970-01-01). Read in rank order
     (points, then wins, descending; then the user id) through the rank index, which
     holds the active rows only. `active` is the player's users.is_active, kept by the
-    refresh (new rows) and by a trigger on crypto.users (migration 0012)."""
+    refresh (new rows) and by a trigger on crypto.users (migration 0012). The index
+    includes `predictions`, so a page is read from it alone (then the nicknames)."""
 
     __tablename__ = "leaderboard"
     __table_args__ = (
         Index(
             "ix_leaderboard_rank",
             "period", "period_start", text("points DESC"), text("wins DESC"), "user_id",
-            postgresql_where=text("active"),
+            postgresql_where=text("active"), postgresql_include=["predictions"],
         ),
     )  # fmt: skip
 

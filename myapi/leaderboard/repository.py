@@ -361,23 +361,32 @@ class LeaderboardRepository:
             **params,
         ).one()
         # The rest of score (points, wins) from that block on, then the next scores
-        # (lower wins at these points, then lower points); merged and cut in Python.
-        select = (
-            "SELECT l.user_id, u.nickname, l.points, l.wins, l.predictions "
-            "FROM crypto.leaderboard l JOIN crypto.users u ON u.id = l.user_id "
+        # (lower wins at these points, then lower points). Each part reads only the rank
+        # index (it includes `predictions`; the rows skipped cost no heap or users
+        # lookup); the page is cut before its nicknames are fetched.
+        part = (
+            "SELECT l.user_id, l.points, l.wins, l.predictions FROM crypto.leaderboard l "
             "WHERE l.period = :period AND l.period_start = :start AND l.active AND "
         )
-        rows = list(
+        return list(
             self._exec(
                 f"""
-                ({select} l.points = :points AND l.wins = :wins AND l.user_id >= :from_id
-                 ORDER BY l.user_id OFFSET :skip LIMIT :limit)
-                UNION ALL
-                ({select} l.points = :points AND l.wins < :wins
-                 ORDER BY l.wins DESC, l.user_id LIMIT :limit)
-                UNION ALL
-                ({select} l.points < :points
-                 ORDER BY l.points DESC, l.wins DESC, l.user_id LIMIT :limit)
+                WITH page AS (
+                    SELECT * FROM (
+                        ({part} l.points = :points AND l.wins = :wins AND l.user_id >= :from_id
+                         ORDER BY l.user_id OFFSET :skip LIMIT :limit)
+                        UNION ALL
+                        ({part} l.points = :points AND l.wins < :wins
+                         ORDER BY l.wins DESC, l.user_id LIMIT :limit)
+                        UNION ALL
+                        ({part} l.points < :points
+                         ORDER BY l.points DESC, l.wins DESC, l.user_id LIMIT :limit)
+                    ) parts
+                    ORDER BY points DESC, wins DESC, user_id LIMIT :limit
+                )
+                SELECT p.user_id, u.nickname, p.points, p.wins, p.predictions
+                FROM page p JOIN crypto.users u ON u.id = p.user_id
+                ORDER BY p.points DESC, p.wins DESC, p.user_id
                 """,
                 points=points,
                 wins=wins,
@@ -386,6 +395,3 @@ class LeaderboardRepository:
                 **params,
             )
         )
-        rows.sort(key=lambda r: (-int(r.points), -int(r.wins), int(r.user_id)))
-        limit: int = params["limit"]
-        return rows[:limit]

@@ -55,8 +55,9 @@ def test_the_leaderboard_bench_runs_small_and_its_ranks_check_out(postgres: devs
         assert 0 < run["p50_ms"] <= run["p95_ms"] <= run["p99_ms"] <= run["max_ms"], name
     assert set(result["ratios"]) == RUNS - {"baseline_health", "baseline_users_me"}
     assert set(result["service_ms"]) == {"top_page1", "top_any_page", "mine"}
-    for key in ("settle_s", "refresh_s", "refresh_commit_s", "follow_up_s", "follow_up_refresh_s"):
+    for key in ("settle_s", "refresh_s", "refresh_commit_s", "refresh_baseline_s", "follow_up_s"):
         assert result[key] >= 0, key
+    assert result["refresh_vs_baseline"] is None or result["refresh_vs_baseline"] > 0
     assert result["follow_up_status"] == "SUCCEEDED"
     assert set(result["targets"]) == {"reads_p99_ms_max", "refresh_s_max", "met"}
     assert len(result["loadavg_start"]) == len(result["loadavg_end"]) == 3
