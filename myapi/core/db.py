@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine.interfaces import IsolationLevel
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -99,6 +99,13 @@ def ping_when_idle(engine: Engine, idle_s: float) -> None:
             engine.dialect.do_ping(dbapi_connection)
         except engine.dialect.loaded_dbapi.Error as exc:
             raise DisconnectionError("connection lost while idle in the pool") from exc
+
+
+def batch_statement_timeout(session: Session, timeout_ms: int) -> None:
+    """A day-sized batch step (its statements cover a whole day's rows) runs the rest of
+    its transaction under `timeout_ms` instead of the request timeout
+    (DB_STATEMENT_TIMEOUT_MS); 0 means none."""
+    session.execute(text("SELECT set_config('statement_timeout', :v, true)"), {"v": f"{int(timeout_ms)}ms"})
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from myapi.core.db import unit_of_work
+from myapi.core.db import batch_statement_timeout, unit_of_work
 from myapi.core.errors import AppError
 from myapi.cycle.service import CycleStep
 from myapi.events.catalogue import (
@@ -308,6 +308,8 @@ class Jobs:
         counters are recounted (who was right). Idempotent."""
 
         def work(session: Session) -> dict[str, Any]:
+            # Day-sized statements (every player of D): the settlement's timeout, not a request's.
+            batch_statement_timeout(session, self._c.settings().settlement_statement_timeout_ms)
             notifications = self._c.notification_service(session)
             return {
                 "notifications": notifications.day_settled(trading_day),

@@ -6,11 +6,13 @@ against a brute-force recount; each made once however often the follow-up runs."
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
+from myapi.notifications.repository import NotificationsRepository
 from myapi.notifications.service import STREAK_MILESTONES
 from tests.support.factories import make_user
 from tests.support.pipeline import Pipeline
@@ -153,3 +155,23 @@ def test_the_players_of_the_day_before_a_holiday_and_an_early_close_are_told_onc
         "US markets are closed on Thu 26 Nov. The next session is Fri 27 Nov, closing early "
         "at 03:00 KST; predictions close at Fri 23:25 KST."
     )
+
+
+def test_the_follow_up_runs_its_day_sized_statements_under_the_settlement_timeout(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every player of a day in one statement: at 1M predictions that outlasts a
+    request's DB_STATEMENT_TIMEOUT_MS, so the follow-up takes the settlement's."""
+    seen: list[int] = []
+    original = NotificationsRepository.upsert_day_results
+
+    def observed(self: NotificationsRepository, trading_day: date, now: datetime) -> tuple[int, int]:
+        ms = "SELECT extract(epoch FROM current_setting('statement_timeout')::interval) * 1000"
+        seen.append(int(self.session.execute(text(ms)).scalar_one()))
+        return original(self, trading_day, now)
+
+    monkeypatch.setattr(NotificationsRepository, "upsert_day_results", observed)
+    settlement_ms = pipeline.settings.settlement_statement_timeout_ms
+    assert pipeline.settings.db_statement_timeout_ms != settlement_ms
+    pipeline.container.jobs().follow_up_settlement(MON)
+    assert seen == [settlement_ms]
