@@ -149,14 +149,14 @@ class Worker:
                     extra={"queue": self.queue_name, "message_id": message.message_id,
                            "details": exc.details},
                 )  # fmt: skip
-                self.queue.delete(self.queue_name, message.receipt_handle)
+                self._delete(message)
                 return False
             except Exception as exc:
                 heartbeat.stop()
                 return self._back_off(message, envelope["type"], exc)
             heartbeat.stop()
             # Delete only after the handler's unit of work committed.
-            self.queue.delete(self.queue_name, message.receipt_handle)
+            self._delete(message)
             logger.info(
                 "handled %s", envelope["type"],
                 extra={"queue": self.queue_name, "message_id": message.message_id,
@@ -165,6 +165,19 @@ class Worker:
             return True
         finally:
             reset_request_id(token)
+
+    def _delete(self, message: ReceivedMessage) -> None:
+        """Delete a handled message. When that fails (SQS unreachable, or the receipt
+        expired because the message's visibility lapsed and another worker received
+        it), the message comes back and its job runs again: every job is idempotent, so
+        that repeats nothing; the failure is logged, not raised."""
+        try:
+            self.queue.delete(self.queue_name, message.receipt_handle)
+        except QueueError as exc:
+            logger.warning(
+                "handled message %s not deleted (it will be delivered again): %s", message.message_id, exc,
+                extra={"queue": self.queue_name, "message_id": message.message_id},
+            )  # fmt: skip
 
     def _back_off(self, message: ReceivedMessage, kind: str, exc: Exception) -> bool:
         """Leave a failed message to come back after an exponential back-off (SQS moves

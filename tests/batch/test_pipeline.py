@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from datetime import UTC, date, datetime
@@ -11,7 +12,7 @@ import pytest
 from myapi.admin.repository import IntegrityRepository
 from myapi.events.relay import NOT_SENT_NOTE
 from myapi.outbox.repository import OutboxRepository
-from myapi.providers.queue import OutgoingMessage, dlq_name_for
+from myapi.providers.queue import OutgoingMessage, QueueError, dlq_name_for
 from tests.support.factories import make_user, open_day, predict
 from tests.support.pipeline import Pipeline
 
@@ -193,3 +194,27 @@ def test_a_failing_handler_is_retried_then_dead_lettered(pipeline: Pipeline) -> 
         p.scalar("SELECT count(*) FROM crypto.job_runs WHERE job = 'settlement.run' AND status = 'FAILED'")
         == 3
     )
+
+
+def test_a_handled_message_that_cannot_be_deleted_is_not_an_error(pipeline: Pipeline) -> None:
+    """The delete after a handled job can fail (SQS unreachable, or the receipt went
+    stale: the message's visibility lapsed and another worker received it). The job has
+    committed and is idempotent, so the worker logs it and goes on; the message comes
+    back and is handled again, changing nothing."""
+    p = pipeline
+    queue = p.container.queue()
+    name = p.settings.queue_names["settlement_compute"]
+    payload = {"trading_day": "2026-11-23", "symbols_settled": 0}
+    queue.send_batch(
+        name, [OutgoingMessage(json.dumps({"type": "settlement.completed", "payload": payload}))]
+    )
+    [message] = queue.receive(name, 10, 0, visibility_timeout_s=0)
+    stale = dataclasses.replace(message, receipt_handle="no-longer-valid")
+    with pytest.raises(QueueError, match="ReceiptHandleIsInvalid"):  # what the worker meets
+        queue.delete(name, stale.receipt_handle)
+    worker = p.worker("settlement_compute")
+    assert worker.process(stale) is True  # handled; the delete failed and was logged
+    [again] = queue.receive(name, 10, 0)  # it comes back
+    assert worker.process(again) is True and queue.receive(name, 10, 0) == []
+    runs = "SELECT count(*) FROM crypto.job_runs WHERE job = 'settlement.follow_up' AND status = 'SUCCEEDED'"
+    assert p.scalar(runs) == 2
