@@ -23,6 +23,7 @@ from fastapi import Depends, Header, Request
 from fastapi.routing import iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from myapi.audit.middleware import AUDIT_ACTOR
 from myapi.auth.tokens import AccessClaims
 from myapi.core.db import DbSession
 from myapi.core.deps import ContainerDep
@@ -30,6 +31,8 @@ from myapi.core.enums import UserRole
 from myapi.core.errors import ForbiddenError, UnauthorizedError
 from myapi.users.repository import UsersRepository
 
+INTERNAL_ACTOR = "internal:token"  # the scheduler (EventBridge) or an operator's script
+VENDOR_ACTOR = "internal:vendor"
 bearer_scheme = HTTPBearer(auto_error=False, description="Access token from /v1/auth")
 
 
@@ -68,13 +71,17 @@ async def token_check(
     return TokenCheck(claims, None)
 
 
-def current_user(session: DbSession, token: Annotated[TokenCheck, Depends(token_check)]) -> CurrentUser:
+def current_user(
+    request: Request, session: DbSession, token: Annotated[TokenCheck, Depends(token_check)]
+) -> CurrentUser:
     if token.claims is None:
         raise token.error or UnauthorizedError()
     access = UsersRepository(session).access(token.claims.user_id)
     # A deactivated (or deleted) user's tokens stop working at once.
     if access is None or not access[1]:
         raise UnauthorizedError("Invalid or expired access token", headers={"WWW-Authenticate": "Bearer"})
+    # Who the audit of an /admin write names (a player refused by require_admin included).
+    setattr(request.state, AUDIT_ACTOR, (f"user:{token.claims.user_id}", token.claims.user_id))
     # The role comes from the database, so a demotion takes effect immediately.
     return CurrentUser(id=token.claims.user_id, role=access[0], token_jti=token.claims.jti)
 
@@ -92,6 +99,7 @@ AdminDep = Annotated[CurrentUser, Depends(require_admin)]
 
 
 def require_internal(
+    request: Request,
     container: ContainerDep,
     x_internal_token: Annotated[str | None, Header(alias="X-Internal-Token")] = None,
 ) -> None:
@@ -100,6 +108,7 @@ def require_internal(
     expected = container.settings().internal_token
     if not hmac.compare_digest(x_internal_token.encode(), expected.encode()):
         raise ForbiddenError("Invalid internal token")
+    setattr(request.state, AUDIT_ACTOR, (INTERNAL_ACTOR, None))
 
 
 VENDOR_TIMESTAMP_HEADER = "X-Vendor-Timestamp"
@@ -126,6 +135,7 @@ async def require_vendor_signature(request: Request, container: ContainerDep) ->
         raise ForbiddenError("Invalid vendor timestamp", code="VENDOR_003") from exc
     if abs(container.clock().now().timestamp() - sent_at) > VENDOR_WINDOW_S:
         raise ForbiddenError("Vendor timestamp outside the 5-minute window", code="VENDOR_003")
+    setattr(request.state, AUDIT_ACTOR, (VENDOR_ACTOR, None))
     return body
 
 
