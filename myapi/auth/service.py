@@ -79,6 +79,11 @@ class AccountDeactivatedError(ForbiddenError):
     message = "This account is deactivated"
 
 
+class AccountSuspendedError(ForbiddenError):
+    code = "AUTH_005"
+    message = "This account is suspended"
+
+
 @dataclass(frozen=True)
 class TokenPair:
     access_token: str
@@ -257,7 +262,8 @@ class AuthService:
     def _reactivate_if_deleted(self, user: User, now: datetime) -> bool:
         """A player who deleted their account signs in again within the grace period:
         the account is theirs again (audited). Past the grace period, or an account an
-        operator deactivated, stays refused (AUTH_004)."""
+        operator deactivated, stays refused (AUTH_004); a suspended one never gets here
+        (`_login` refuses it first, AUTH_005)."""
         requested = user.deletion_requested_at
         grace = timedelta(days=self._settings.account_deletion_grace_days)
         if requested is None or user.anonymised_at is not None or now >= requested + grace:
@@ -293,6 +299,8 @@ class AuthService:
                 bonus = self._signup_bonus(user.id, email_taken)
         reactivated = False
         if not user.is_active:
+            if user.suspended_at is not None:  # an operator's suspension: signing in never lifts it
+                raise AccountSuspendedError()
             reactivated = self._reactivate_if_deleted(user, now)
             if not reactivated:
                 raise AccountDeactivatedError()

@@ -32,6 +32,20 @@ class User(Base):
             "deletion_requested_at",
             postgresql_where=text("deletion_requested_at IS NOT NULL AND anonymised_at IS NULL"),
         ),
+        CheckConstraint("suspended_at IS NULL OR NOT is_active", name="suspended_only_when_inactive"),
+        CheckConstraint(
+            "(suspended_at IS NULL) = (suspension_reason IS NULL)", name="suspension_with_reason"
+        ),
+        # The admin user search: ILIKE substrings and prefixes of either (pg_trgm).
+        Index(
+            "ix_users_email_trgm", "email", postgresql_using="gin", postgresql_ops={"email": "gin_trgm_ops"}
+        ),
+        Index(
+            "ix_users_nickname_trgm",
+            "nickname",
+            postgresql_using="gin",
+            postgresql_ops={"nickname": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
@@ -49,3 +63,8 @@ class User(Base):
     # within the grace period clears it, after it the account is anonymised.
     deletion_requested_at: Mapped[datetime | None]
     anonymised_at: Mapped[datetime | None]
+    # An operator suspended the account (POST /admin/users/{id}/suspend): inactive until
+    # an operator reactivates it; signing in is refused (AUTH_005), whatever the
+    # deletion state. Distinct from a deletion request, which the player can undo.
+    suspended_at: Mapped[datetime | None]
+    suspension_reason: Mapped[str | None] = mapped_column(String(500))

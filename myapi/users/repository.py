@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import select, text, update
+from sqlalchemy import case, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from myapi.core.enums import UserRole
+from myapi.points.models import PointBalance
 from myapi.users.models import User
 
 # Every authenticated request reads this: a constant statement, no ORM entity.
@@ -85,6 +86,46 @@ class UsersRepository:
             .returning(User.id)
         )
         return self.session.execute(stmt).scalar_one_or_none()
+
+    def search(
+        self, q: str, match: Literal["prefix", "contains"], limit: int, offset: int
+    ) -> tuple[list[tuple[User, int]], int]:
+        """Users whose email or nickname contains (or starts with) `q`, case-insensitive,
+        each with their balance; exact matches first, then prefixes, then the rest, oldest
+        account first within each. ILIKE on both columns: served by their trigram GIN
+        indexes (ix_users_email_trgm, ix_users_nickname_trgm; a BitmapOr of the two)
+        for a `q` of 3 characters or more. Returns (page, total matches)."""
+        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        prefix = escaped + "%"
+        pattern = prefix if match == "prefix" else "%" + prefix
+        where = or_(User.email.ilike(pattern, escape="\\"), User.nickname.ilike(pattern, escape="\\"))
+        lowered = q.lower()
+        rank = case(
+            (or_(User.email == lowered, func.lower(User.nickname) == lowered), 0),
+            (or_(User.email.ilike(prefix, escape="\\"), User.nickname.ilike(prefix, escape="\\")), 1),
+            else_=2,
+        )
+        total = int(self.session.scalar(select(func.count()).select_from(User).where(where)) or 0)
+        stmt = (
+            select(User, func.coalesce(PointBalance.balance, 0))
+            .outerjoin(PointBalance, PointBalance.user_id == User.id)
+            .where(where)
+            .order_by(rank, User.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [(user, int(balance)) for user, balance in self.session.execute(stmt)], total
+
+    def revoke_refresh_tokens(self, user_id: int, now: datetime) -> int:
+        """Revoke every live refresh token of the user (their sessions end: a revoked
+        token presented again is refused). Returns how many were revoked."""
+        result = self.session.execute(
+            text(
+                "UPDATE crypto.refresh_tokens SET revoked_at = :now WHERE user_id = :u AND revoked_at IS NULL"
+            ),
+            {"u": user_id, "now": now},
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def touch_login(self, user_id: int, now: datetime) -> None:
         self.session.execute(update(User).where(User.id == user_id).values(last_login_at=now))

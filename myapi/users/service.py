@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -24,10 +24,47 @@ class NicknameTakenError(AppError):
     message = "That nickname is taken"
 
 
+class CannotSuspendSelfError(AppError):
+    status_code = 409
+    code = "USER_002"
+    message = "An operator cannot suspend their own account"
+
+
+class AccountDeletedError(AppError):
+    status_code = 409
+    code = "USER_003"
+    message = "The account was deleted by its player"
+
+
 @dataclass(frozen=True)
 class Profile:
     user: User
     points_balance: int
+
+
+AccountStatus = Literal["ACTIVE", "SUSPENDED", "DELETION_REQUESTED", "ANONYMISED", "DEACTIVATED"]
+
+
+def account_status(user: User) -> AccountStatus:
+    """What keeps an account from playing, the strongest first: a suspension (an
+    operator's), then the player's own deletion (erased, or within its grace period)."""
+    if user.suspended_at is not None:
+        return "SUSPENDED"
+    if user.anonymised_at is not None:
+        return "ANONYMISED"
+    if user.deletion_requested_at is not None:
+        return "DELETION_REQUESTED"
+    return "ACTIVE" if user.is_active else "DEACTIVATED"
+
+
+@dataclass(frozen=True)
+class SuspensionResult:
+    """A suspend or reactivate: the account afterwards, whether this call changed it,
+    and the refresh tokens it revoked."""
+
+    profile: Profile
+    changed: bool
+    revoked_refresh_tokens: int = 0
 
 
 LIFECYCLE_ACTOR = "internal:lifecycle"
@@ -112,6 +149,88 @@ class UserService:
                 payload={"grace_days": self._grace.days}, now=now,
             )  # fmt: skip
         return {"anonymised": len(ids), "more": len(ids) == limit}
+
+    # --- the operator's user management --------------------------------------------
+    def search(
+        self, q: str, match: Literal["prefix", "contains"], limit: int, offset: int
+    ) -> tuple[list[Profile], int]:
+        """Accounts whose email or nickname contains (`match="prefix"`: starts with) `q`,
+        case-insensitive, exact matches first; each with its balance. Every account is
+        found, whatever its state (see `account_status`)."""
+        rows, total = self._users.search(q.strip(), match, limit, offset)
+        return [Profile(user, balance) for user, balance in rows], total
+
+    def suspend(self, admin_id: int, user_id: int, reason: str) -> SuspensionResult:
+        """An operator suspends an account: inactive at once (every request re-checks
+        `is_active`, so its access tokens stop working; the leaderboard drops it through
+        the users trigger), every refresh token revoked, and signing in refused
+        (AUTH_005) until an operator reactivates it — a pending deletion request does not
+        give it back either. Audited (`user.suspend`). An operator cannot suspend
+        themselves (USER_002); an anonymised account has nothing left to suspend
+        (USER_003). Idempotent: an account
+        already suspended keeps its first suspension (`changed` false, no audit row);
+        its refresh tokens are revoked again all the same."""
+        if admin_id == user_id:
+            raise CannotSuspendSelfError()
+        user = self._lock(user_id)
+        if user.anonymised_at is not None:
+            raise AccountDeletedError("The account was deleted by its player and erased")
+        now = self._clock.now()
+        changed = user.suspended_at is None
+        if changed:
+            was_active = user.is_active
+            user.is_active = False
+            user.suspended_at = now
+            user.suspension_reason = reason
+            user.deactivated_at = user.deactivated_at or now
+            user.updated_at = now
+        revoked = self._users.revoke_refresh_tokens(user_id, now)
+        if changed:
+            AuditRepository(self._session).record(
+                actor=f"user:{admin_id}", actor_user_id=admin_id, action="user.suspend",
+                target=f"user:{user_id}", now=now,
+                payload={"reason": reason, "was_active": was_active, "revoked_refresh_tokens": revoked},
+            )  # fmt: skip
+        self._session.flush()
+        return SuspensionResult(self.profile(user_id), changed, revoked)
+
+    def reactivate(self, admin_id: int, user_id: int, reason: str) -> SuspensionResult:
+        """An operator lifts a suspension (or an operator's deactivation recorded without
+        one): the account is active again and the player signs in as before. Only the
+        suspension is the operator's to lift: an account whose player asked for its
+        deletion stays inactive (the player gets it back by signing in within the grace
+        period), an anonymised one stays erased. Audited (`user.reactivate`).
+        Idempotent: with nothing to lift (an active account, or one only its player
+        deleted) nothing changes (`changed` false, no audit row)."""
+        user = self._lock(user_id)
+        deleted = user.deletion_requested_at is not None or user.anonymised_at is not None
+        suspended_at, suspended_for = user.suspended_at, user.suspension_reason
+        changed = suspended_at is not None or not (user.is_active or deleted)
+        if changed:
+            now = self._clock.now()
+            user.suspended_at = None
+            user.suspension_reason = None
+            if not deleted:
+                user.is_active = True
+                user.deactivated_at = None
+            user.updated_at = now
+            AuditRepository(self._session).record(
+                actor=f"user:{admin_id}", actor_user_id=admin_id, action="user.reactivate",
+                target=f"user:{user_id}", now=now,
+                payload={
+                    "reason": reason, "suspension_reason": suspended_for,
+                    "suspended_at": suspended_at.isoformat() if suspended_at else None,
+                    "is_active": user.is_active,
+                },
+            )  # fmt: skip
+            self._session.flush()
+        return SuspensionResult(self.profile(user_id), changed)
+
+    def _lock(self, user_id: int) -> User:
+        user = self._users.get_for_update(user_id)
+        if user is None:
+            raise NotFoundError("User not found", code="USER_404")
+        return user
 
     def set_role(self, actor: int, user_id: int, role: UserRole, reason: str) -> Profile:
         """Operator action: grant or revoke ADMIN. Audited."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -25,6 +26,10 @@ class QueueError(RuntimeError):
     """The queue service refused or could not be reached."""
 
 
+class QueueMissingError(QueueError):
+    """The queue service answered: no queue of that name (not created yet)."""
+
+
 @dataclass(frozen=True)
 class OutgoingMessage:
     body: str
@@ -41,6 +46,7 @@ class ReceivedMessage:
     receive_count: int
     group_id: str | None
     attributes: dict[str, str]
+    sent_at: datetime | None = None  # when the queue first received it (SentTimestamp)
 
 
 @dataclass
@@ -66,6 +72,12 @@ def make_sqs_client(settings: Settings) -> SQSClient:
     return client
 
 
+def _sent_at(epoch_ms: str | None) -> datetime | None:
+    if not epoch_ms or not epoch_ms.isdigit():
+        return None
+    return datetime.fromtimestamp(int(epoch_ms) / 1000, tz=UTC)
+
+
 def is_fifo(queue_name: str) -> bool:
     return queue_name.endswith(".fifo")
 
@@ -85,7 +97,12 @@ class SqsQueue:
             return cached
         try:
             url = self.client.get_queue_url(QueueName=queue_name)["QueueUrl"]
-        except (ClientError, BotoCoreError) as exc:
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            missing = "NonExistentQueue" in code or "QueueDoesNotExist" in code
+            error = QueueMissingError if missing else QueueError
+            raise error(f"queue {queue_name!r} is not available: {exc}") from exc
+        except BotoCoreError as exc:
             raise QueueError(f"queue {queue_name!r} is not available: {exc}") from exc
         with self._lock:
             self._urls[queue_name] = url
@@ -139,7 +156,7 @@ class SqsQueue:
             "QueueUrl": self.url(queue_name),
             "MaxNumberOfMessages": max(1, min(max_messages, MAX_BATCH_SIZE)),
             "WaitTimeSeconds": wait_time_s,
-            "MessageSystemAttributeNames": ["ApproximateReceiveCount", "MessageGroupId"],
+            "MessageSystemAttributeNames": ["ApproximateReceiveCount", "MessageGroupId", "SentTimestamp"],
             "MessageAttributeNames": ["All"],
         }
         if visibility_timeout_s is not None:
@@ -162,6 +179,7 @@ class SqsQueue:
                         key: value.get("StringValue", "")
                         for key, value in raw.get("MessageAttributes", {}).items()
                     },
+                    sent_at=_sent_at(system.get("SentTimestamp")),
                 )
             )
         return received
