@@ -89,6 +89,10 @@ class AlertService:
         """A batch job failed (JobRunner's failure hook; refusals never get here)."""
         return self.raise_alert(templates.job_failed(self._env, job, trading_day, run_id, error))
 
+    def corporate_action_held(self, trading_day: date, held: dict[str, Any]) -> str:
+        """A settlement held a symbol-day for review (Jobs.settle, after its commit)."""
+        return self.raise_alert(templates.corporate_action_held(self._env, trading_day, held))
+
     def _post(self, claim: Claim, token: str) -> str:
         now = self._clock.now()
         message = templates.render(claim.title, claim.lines, more=claim.more, since=claim.since, now=now)

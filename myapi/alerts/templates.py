@@ -9,10 +9,11 @@ deduplicated and throttled.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from myapi.core.clock import to_kst
 from myapi.providers.alerts.base import AlertMessage
@@ -28,6 +29,7 @@ class AlertKind(StrEnum):
     DLQ_DEPTH = "DLQ_DEPTH"
     EOD_MISSING = "EOD_MISSING"
     INTEGRITY_FAILED = "INTEGRITY_FAILED"
+    CORPORATE_ACTION_HELD = "CORPORATE_ACTION_HELD"
 
 
 # Conditions every alert check evaluates again (an unsent one is re-raised by the next
@@ -171,5 +173,38 @@ def integrity_failed(
             ),
             "Rows: GET /admin/integrity",
             _runbook(AlertKind.INTEGRITY_FAILED),
+        ),
+    )
+
+
+_TRIGGER_TEXT = {
+    "SPLIT": "the provider reports a split",
+    "DIVIDEND": "the provider reports a large dividend",
+    "MOVE": "the close is far from its reference price",
+}
+
+
+def corporate_action_held(env: str, trading_day: date, held: Mapping[str, Any]) -> Alert:
+    """A settlement held a symbol-day for review (a split, a large dividend or a close
+    far from its reference): one key per symbol-day. `held`: the settlement's row
+    (symbol, trigger, close_price, reference_price, move, provider_action)."""
+    symbol = str(held["symbol"])
+    trigger = str(held.get("trigger"))
+    action = held.get("provider_action") or {}
+    reported = f" ({action.get('kind')} {action.get('value')})" if action else ""
+    move = held.get("move")
+    moved = f"{float(move) * 100:+.1f} %" if move is not None else "n/a"
+    day = trading_day.isoformat()
+    return Alert(
+        AlertKind.CORPORATE_ACTION_HELD,
+        f"{day}:{symbol}",
+        f"[{env}] Settlement held for review: {symbol} on {day}",
+        (
+            f"Trading day: {day} · symbol {symbol}: {_TRIGGER_TEXT.get(trigger, trigger)}{reported}",
+            f"Close {held.get('close_price')} vs reference {held.get('reference_price')} ({moved})",
+            "Its predictions stay PENDING until decided; the rest of the day is settled",
+            f"Decide: POST /admin/corporate-actions/{day}/{symbol}/decide "
+            '{"decision": "SETTLE"|"VOID", "reason": …}',
+            _runbook(AlertKind.CORPORATE_ACTION_HELD),
         ),
     )

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import CheckConstraint, Identity, Index, Integer, String, Text, func, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from myapi.core.base import Base, created_at_column
@@ -12,7 +13,9 @@ from myapi.core.base import Base, created_at_column
 
 class EodPrice(Base):
     """An official end-of-day close as a provider reported it. A correction arrives as a
-    new row with a higher vendor_rev; earlier revisions are kept."""
+    new row with a higher vendor_rev; earlier revisions are kept. `corporate_action` is
+    the split or dividend the provider reported for the day ({"kind", "value"}), if any:
+    settlement holds such a symbol-day for review."""
 
     __tablename__ = "eod_prices"
     __table_args__ = (
@@ -29,6 +32,7 @@ class EodPrice(Base):
     prev_close_price: Mapped[Decimal | None]
     provider: Mapped[str] = mapped_column(String(32))
     fetched_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    corporate_action: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class EodFetchLog(Base):

@@ -32,6 +32,7 @@ class MarketRepository:
                 "prev_close_price": q.prev_close,
                 "provider": provider,
                 "fetched_at": now,
+                "corporate_action": q.corporate_action.as_json() if q.corporate_action else None,
             }
             for q in quotes
         ]

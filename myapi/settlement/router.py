@@ -1,22 +1,36 @@
 """/v1/settlements, /v1/results, /v1/crowd: the outcome of trading days per symbol, with
 what the crowd predicted (public; the crowd only once a day no longer accepts
-predictions)."""
+predictions).
+
+`admin_router`: the operators' settlement tools under /admin (role ADMIN): settle or
+re-settle a day, the symbol-days held for review (corporate actions) and their decision,
+and the VOID of a symbol-day. Each write runs the settlement job (`job_runs`
+`settlement.run`), the actor `user:{id}`."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import AfterValidator
 
-from myapi.core.schemas import Envelope, ok
-from myapi.deps import CrowdServiceDep, SettlementQueriesDep
+from myapi.auth.guards import AdminDep, require_admin
+from myapi.core.pagination import PageDep
+from myapi.core.schemas import Envelope, ErrorEnvelope, ok
+from myapi.deps import CrowdServiceDep, JobsDep, SettlementQueriesDep
+from myapi.jobs.schemas import JobOut
 from myapi.ratelimit.deps import rate_limit
 from myapi.settlement.schemas import (
     CrowdOut,
     DayCrowdOut,
     DaySettlementOut,
+    ReviewStatus,
     SymbolCrowdOut,
+    SymbolDayDecisionIn,
+    SymbolDayReviewOut,
+    SymbolDayVoidIn,
+    checked_symbol,
     symbol_rows,
 )
 
@@ -72,3 +86,76 @@ def day_crowd(trading_day: date, crowd: CrowdServiceDep) -> Envelope[DayCrowdOut
         if out is not None:
             symbols.append(SymbolCrowdOut(symbol=symbol, **out.model_dump()))
     return ok(DayCrowdOut(trading_day=trading_day, visible=visible, symbols=symbols))
+
+
+# --- /admin: the operators' settlement tools -------------------------------------------
+admin_router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+SymbolPath = Annotated[
+    str, Path(min_length=1, max_length=10, examples=["AAPL"]), AfterValidator(checked_symbol)
+]
+SETTLE_ERRORS: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorEnvelope, "description": "SETTLE_404 no session; CORP_404 no such (held) symbol-day"},
+    409: {
+        "model": ErrorEnvelope,
+        "description": "SETTLE_001 session open, CYCLE_001 not a trading day, CYCLE_002 before close "
+        "+ delay, SETTLE_002 a take-back exceeds some balance (details.user_ids), CORP_001 decided "
+        "otherwise",
+    },
+}
+
+
+@admin_router.post(
+    "/settlement/{trading_day}/run",
+    responses=SETTLE_ERRORS,
+    summary="Settle or re-settle a day now: the scheduler's settlement job (idempotent; audited)",
+)
+def settlement_run(trading_day: date, admin: AdminDep, jobs: JobsDep) -> Envelope[JobOut]:
+    return ok(JobOut.model_validate(jobs.settle(trading_day, actor=f"user:{admin.id}")))
+
+
+@admin_router.post(
+    "/settlement/{trading_day}/{symbol}/void",
+    responses=SETTLE_ERRORS,
+    summary="VOID a symbol-day (halt, bad data, corporate action); points won are taken back (audited)",
+)
+def symbol_day_void(
+    trading_day: date, symbol: SymbolPath, body: SymbolDayVoidIn, admin: AdminDep, jobs: JobsDep
+) -> Envelope[JobOut]:
+    result = jobs.void_symbol_day(
+        trading_day, symbol, reason=body.reason, note=body.note, actor=f"user:{admin.id}",
+        write_off_shortfall=body.write_off_shortfall,
+    )  # fmt: skip
+    return ok(JobOut.model_validate(result))
+
+
+@admin_router.get(
+    "/corporate-actions",
+    summary="Symbol-days held for review (corporate actions) and decided or VOIDED ones, newest day first",
+)
+def corporate_actions(
+    queries: SettlementQueriesDep,
+    page: PageDep,
+    status: ReviewStatus | None = None,
+    trading_day: date | None = None,
+) -> Envelope[list[SymbolDayReviewOut]]:
+    rows, total = queries.reviews(status, trading_day, page.limit, page.offset)
+    items = [
+        SymbolDayReviewOut.model_validate(review).model_copy(update={"predictions": counts})
+        for review, counts in rows
+    ]
+    return ok(items, total=total, limit=page.limit, offset=page.offset)
+
+
+@admin_router.post(
+    "/corporate-actions/{trading_day}/{symbol}/decide",
+    responses=SETTLE_ERRORS,
+    summary="Decide a held symbol-day: SETTLE on the stored close or VOID (idempotent; audited)",
+)
+def corporate_action_decide(
+    trading_day: date, symbol: SymbolPath, body: SymbolDayDecisionIn, admin: AdminDep, jobs: JobsDep
+) -> Envelope[JobOut]:
+    result = jobs.decide_symbol_day(
+        trading_day, symbol, decision=body.decision, note=body.reason, actor=f"user:{admin.id}",
+        write_off_shortfall=body.write_off_shortfall,
+    )  # fmt: skip
+    return ok(JobOut.model_validate(result))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 
 class EodProviderError(Exception):
@@ -18,6 +18,23 @@ class EodRateLimitedError(EodProviderError):
     """The provider asked us to slow down; retry later with backoff."""
 
 
+CorporateActionKind = Literal["SPLIT", "DIVIDEND"]
+
+
+@dataclass(frozen=True)
+class CorporateAction:
+    """What a provider reports happened to a symbol on the quote's day: a SPLIT
+    (`value`: new shares per old share, e.g. 4 for a 4-for-1 split, 0.1 for a 1-for-10
+    reverse split) or a DIVIDEND going ex (`value`: the amount per share). Settlement
+    holds such a symbol-day for review (myapi/settlement: corporate actions)."""
+
+    kind: CorporateActionKind
+    value: Decimal
+
+    def as_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "value": str(self.value)}
+
+
 @dataclass(frozen=True)
 class EodQuote:
     symbol: str
@@ -25,6 +42,7 @@ class EodQuote:
     close: Decimal
     prev_close: Decimal | None
     vendor_rev: int = 0
+    corporate_action: CorporateAction | None = None
 
 
 @dataclass

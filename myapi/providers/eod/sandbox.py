@@ -14,16 +14,23 @@ close can be computed for any day without history. `prev_close` is the close of 
 previous calendar weekday (Friday for a Monday); exchange holidays are not skipped, the
 sandbox knows no calendar. sha256 (unlike `hash()`) is stable across processes and
 machines, so the same (symbol, day) always gives the same prices.
+
+Corporate actions are simulated only when the provider is built with them
+(`corporate_actions={(symbol, day): CorporateAction(...)}`, e.g. in a test or a demo): from
+that day on the symbol's closes (and its latest prices) are scaled by the action — 1/ratio
+for a SPLIT, (1 - amount / the previous close) for a DIVIDEND — and the quote of that day
+reports the action, as Yahoo does. `prev_close` is the previous weekday's close as it was
+(unadjusted). Without them the prices are the formula above.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from myapi.providers.eod.base import EodBatch, EodQuote, LiveQuote
+from myapi.providers.eod.base import CorporateAction, EodBatch, EodQuote, LiveQuote
 from myapi.providers.eod.validation import to_price
 
 BASE_MIN = Decimal(20)
@@ -36,10 +43,17 @@ LIVE_MAX_MOVE = Decimal("0.005")
 
 
 class SandboxEodProvider:
-    def __init__(self, name: str = "sandbox", unpriced: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        name: str = "sandbox",
+        unpriced: Collection[str] = (),
+        corporate_actions: Mapping[tuple[str, date], CorporateAction] | None = None,
+    ) -> None:
         self.name = name
         # Symbols the sandbox pretends it has no data for (to exercise fallbacks).
         self.unpriced = frozenset(unpriced)
+        # (symbol, day) -> the split or dividend the sandbox reports on that day.
+        self.corporate_actions = dict(corporate_actions or {})
 
     def fetch(self, trading_day: date, symbols: Sequence[str]) -> EodBatch:
         batch = EodBatch(provider=self.name)
@@ -51,10 +65,30 @@ class SandboxEodProvider:
             batch.quotes[symbol] = EodQuote(
                 symbol=symbol,
                 asof=trading_day,
-                close=to_price(sandbox_close(symbol, trading_day)),
-                prev_close=to_price(sandbox_close(symbol, previous_weekday(trading_day))),
+                close=to_price(self.close(symbol, trading_day)),
+                prev_close=to_price(self.close(symbol, previous_weekday(trading_day))),
+                corporate_action=self.corporate_actions.get((symbol, trading_day)),
             )
         return batch
+
+    def close(self, symbol: str, day: date) -> Decimal:
+        """The sandbox close of `symbol` on `day`, after the corporate actions of the
+        symbol up to that day (the formula's close when there are none)."""
+        factor = self._factor(symbol, day)
+        raw = sandbox_close(symbol, day)
+        return raw if factor == 1 else max((raw * factor).quantize(CENT, rounding=ROUND_HALF_EVEN), CENT)
+
+    def _factor(self, symbol: str, day: date) -> Decimal:
+        factor = Decimal(1)
+        for (action_symbol, action_day), action in sorted(self.corporate_actions.items()):
+            if action_symbol != symbol or action_day > day:
+                continue
+            if action.kind == "SPLIT":
+                factor /= action.value
+            else:  # DIVIDEND: the price drops by the amount on the ex-day
+                before = self.close(symbol, previous_weekday(action_day))
+                factor *= 1 - action.value / before
+        return factor
 
     def latest(self, trading_day: date, symbols: Sequence[str], now: datetime) -> dict[str, LiveQuote]:
         epoch = datetime(1970, 1, 1, tzinfo=UTC)
@@ -63,7 +97,7 @@ class SandboxEodProvider:
         for symbol in dict.fromkeys(symbols):
             if symbol in self.unpriced:
                 continue
-            last_close = sandbox_close(symbol, previous_weekday(trading_day))
+            last_close = self.close(symbol, previous_weekday(trading_day))
             move = LIVE_MAX_MOVE * (2 * _unit(f"{symbol}|{bucket.isoformat()}") - 1)
             price = (last_close * (1 + move)).quantize(CENT, rounding=ROUND_HALF_EVEN)
             quotes[symbol] = LiveQuote(symbol=symbol, price=to_price(price), at=bucket)

@@ -20,7 +20,11 @@ on the `yfinance` logger and returns an EMPTY (or all-NaN) frame. So:
 `close` is the Close of the row dated `trading_day`; `prev_close` is the Close of the
 latest earlier row that has one (NaN rows, e.g. union-index padding of another
 ticker's extra dates, are skipped); an unusable previous Close gives `prev_close=None`.
-Closes are unadjusted (`auto_adjust=False`).
+Closes are not dividend-adjusted (`auto_adjust=False`; Yahoo's Close is still adjusted
+for later splits). The call asks for the actions too (`actions=True`): a row dated
+`trading_day` with a non-zero "Stock Splits" (the ratio, 4.0 for a 4-for-1 split) or
+"Dividends" (the amount per share) gives the quote a `corporate_action` (a split wins
+over a dividend on the same day), which makes settlement hold the symbol-day for review.
 
 The latest price (`latest`, the baseline refresh) is the last valid 1-minute Close of
 one `download(period="5d", interval="1m", prepost=True)` for the batch: pre- and
@@ -40,14 +44,23 @@ import math
 import re
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from myapi.providers.eod.base import EodBatch, EodProviderError, EodQuote, EodRateLimitedError, LiveQuote
+from myapi.providers.eod.base import (
+    CorporateAction,
+    EodBatch,
+    EodProviderError,
+    EodQuote,
+    EodRateLimitedError,
+    LiveQuote,
+)
 from myapi.providers.eod.validation import InvalidPriceError, price_or_none, to_price
 
 DownloadFn = Callable[..., Any]
@@ -81,18 +94,25 @@ class YahooEodProvider:
                 list(yahoo.values()),
                 start=trading_day - timedelta(days=LOOKBACK_DAYS),
                 end=trading_day + timedelta(days=1),
+                actions=True,
             )
 
-        closes = self._close_columns(frame, list(yahoo.values()))
+        tickers = list(yahoo.values())
+        closes = self._columns(frame, tickers, "Close")
+        splits = self._columns(frame, tickers, "Stock Splits", required=False)
+        dividends = self._columns(frame, tickers, "Dividends", required=False)
         for symbol in wanted:
             series = closes.get(yahoo[symbol])
             if series is None:
                 self._miss(batch, symbol, "no data in the response", captured)
                 continue
             try:
-                batch.quotes[symbol] = _quote(symbol, trading_day, series)
+                quote = _quote(symbol, trading_day, series)
             except InvalidPriceError as exc:
                 self._miss(batch, symbol, str(exc), captured)
+                continue
+            action = _corporate_action(trading_day, splits.get(yahoo[symbol]), dividends.get(yahoo[symbol]))
+            batch.quotes[symbol] = replace(quote, corporate_action=action) if action else quote
 
         if not batch.quotes and captured.rate_limited:
             raise EodRateLimitedError(f"{self.name}: rate limited: {captured.summary()}")
@@ -105,8 +125,10 @@ class YahooEodProvider:
         download = self._download or _yfinance_download()
         yahoo = {symbol: yahoo_ticker(symbol) for symbol in wanted}
         with _YfinanceLogCapture() as captured:
-            frame = self._call(download, list(yahoo.values()), period="5d", interval="1m", prepost=True)
-        closes = self._close_columns(frame, list(yahoo.values()))
+            frame = self._call(
+                download, list(yahoo.values()), period="5d", interval="1m", prepost=True, actions=False
+            )
+        closes = self._columns(frame, list(yahoo.values()), "Close")
         quotes: dict[str, LiveQuote] = {}
         for symbol in wanted:
             series = closes.get(yahoo[symbol])
@@ -124,16 +146,17 @@ class YahooEodProvider:
             raise EodRateLimitedError(f"{self.name}: rate limited: {captured.summary()}")
         return quotes
 
-    def _call(self, download: DownloadFn, tickers: list[str], **window: Any) -> Any:
-        """One `download` for the batch (unadjusted, no threads, bounded by timeout_s);
-        rate limiting becomes EodRateLimitedError, any other exception EodProviderError."""
+    def _call(self, download: DownloadFn, tickers: list[str], *, actions: bool, **window: Any) -> Any:
+        """One `download` for the batch (not dividend-adjusted, no threads, bounded by
+        timeout_s; with the split/dividend columns when `actions`); rate limiting becomes
+        EodRateLimitedError, any other exception EodProviderError."""
         try:
             return download(
                 tickers=tickers,
                 **window,
                 group_by="ticker",
                 auto_adjust=False,
-                actions=False,
+                actions=actions,
                 progress=False,
                 threads=False,
                 timeout=self.timeout_s,
@@ -143,8 +166,9 @@ class YahooEodProvider:
                 raise EodRateLimitedError(f"{self.name}: rate limited: {exc!r}") from exc
             raise EodProviderError(f"{self.name}: download failed: {exc!r}") from exc
 
-    def _close_columns(self, frame: Any, wanted: list[str]) -> dict[str, Any]:
-        """symbol -> its Close series (only the symbols present in the frame)."""
+    def _columns(self, frame: Any, wanted: list[str], field: str, *, required: bool = True) -> dict[str, Any]:
+        """symbol -> its `field` series (only the symbols present in the frame). A
+        flat frame without the field is an error when `required` (Close), else empty."""
         if frame is None:
             return {}
         if not isinstance(frame, pd.DataFrame):
@@ -161,18 +185,20 @@ class YahooEodProvider:
             field_level = 1 - ticker_level
             result: dict[str, Any] = {}
             for column in columns:
-                if column[field_level] != "Close":
+                if column[field_level] != field:
                     continue
                 symbol = by_upper.get(str(column[ticker_level]).upper())
                 if symbol is not None:
                     result[symbol] = frame[column]
             return result
         # Flat columns: one ticker (multi_level_index=False).
-        if "Close" not in columns:
-            raise EodProviderError(f"{self.name}: response has no Close column")
+        if field not in columns:
+            if not required:
+                return {}
+            raise EodProviderError(f"{self.name}: response has no {field} column")
         if len(wanted) != 1:
             raise EodProviderError(f"{self.name}: flat columns for a {len(wanted)}-symbol batch")
-        return {wanted[0]: frame["Close"]}
+        return {wanted[0]: frame[field]}
 
     def _miss(self, batch: EodBatch, symbol: str, reason: str, captured: _YfinanceLogCapture) -> None:
         logged = captured.for_symbol(symbol)
@@ -199,6 +225,29 @@ def _quote(symbol: str, trading_day: date, series: Any) -> EodQuote:
     earlier = [value for day, value in rows if day < trading_day and not _is_nan(value)]
     prev_close = price_or_none(_yahoo_number(earlier[-1])) if earlier else None
     return EodQuote(symbol=symbol, asof=trading_day, close=close, prev_close=prev_close)
+
+
+def _corporate_action(trading_day: date, splits: Any, dividends: Any) -> CorporateAction | None:
+    """The split (ratio) or dividend (amount per share) Yahoo reports on `trading_day`,
+    if any: 0 (or NaN, 1 for a split) means none; a split wins over a dividend."""
+    split = _action_value(trading_day, splits)
+    if split is not None and split != 1:
+        return CorporateAction(kind="SPLIT", value=split)
+    dividend = _action_value(trading_day, dividends)
+    if dividend is not None:
+        return CorporateAction(kind="DIVIDEND", value=dividend)
+    return None
+
+
+def _action_value(trading_day: date, series: Any) -> Decimal | None:
+    if series is None:
+        return None
+    for stamp, value in series.items():
+        if _row_date(stamp) == trading_day and not _is_nan(value):
+            number = price_or_none(_yahoo_number(value))  # positive and finite, or None
+            if number is not None:
+                return number
+    return None
 
 
 def _yahoo_number(value: Any) -> Any:

@@ -251,7 +251,7 @@ def test_yahoo_parses_a_multi_ticker_frame_with_one_call() -> None:
         "end": MONDAY + timedelta(days=1),
         "group_by": "ticker",
         "auto_adjust": False,
-        "actions": False,
+        "actions": True,
         "progress": False,
         "threads": False,
         "timeout": 7.5,
