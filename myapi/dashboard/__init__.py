@@ -1,0 +1,1 @@
+"""The operators' dashboard: GET /admin/dashboard and the per-day summary behind it."""
