@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest install migrate clean
+.PHONY: run test lint typecheck pytest install migrate clean browser
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,8 +31,21 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## The browser the admin console's tests drive (tests/adminui): the distribution's
+## Chromium (Playwright's own browser download is not used). Installed with apt when
+## missing; where that is impossible, one line says what to install.
+browser:
+	@test -x "$${CHROMIUM_PATH:-/usr/bin/chromium}" || command -v chromium >/dev/null 2>&1 || \
+	  if [ "$$(id -u 2>/dev/null)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) \
+	      >/dev/null || { echo "make browser: apt-get install chromium failed" >&2; exit 1; }; \
+	  else \
+	    echo "make browser: the browser tests need Chromium: install it (apt-get install chromium) or set CHROMIUM_PATH" >&2; \
+	    exit 1; \
+	  fi
 
 ## Apply migrations to DATABASE_URL.
 migrate: $(STAMP)

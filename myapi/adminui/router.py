@@ -1,0 +1,60 @@
+"""/admin/ui: the operators' console, its page and its assets.
+
+These routes are public on purpose and the only `/admin` routes without `require_admin`:
+they return the same static files to anyone (read from the package at import, never
+from a request path), hold no data and touch no database. Every figure on the page
+comes from the guarded `/admin` API, called with the operator's own bearer token, so a
+player who opens the page sees "Administrator role required" and nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
+from fastapi.responses import RedirectResponse
+
+from myapi.adminui.assets import (
+    ASSET_CACHE_CONTROL,
+    INDEX_CACHE_CONTROL,
+    SECURITY_HEADERS,
+    UI_PATH,
+    SignInOptions,
+    StaticFile,
+    load_bundle,
+)
+from myapi.core.deps import ContainerDep
+from myapi.core.errors import NotFoundError
+
+router = APIRouter(prefix="/admin/ui", tags=["admin-ui"], include_in_schema=False)
+
+# Read once, when the app is built: a missing or unknown file fails start-up.
+BUNDLE = load_bundle()
+
+IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match")]
+
+
+def _serve(file: StaticFile, cache_control: str, if_none_match: str | None) -> Response:
+    headers = {**SECURITY_HEADERS, "Cache-Control": cache_control, "ETag": file.etag}
+    if file.matches(if_none_match):
+        return Response(status_code=304, headers=headers)
+    return Response(file.body, media_type=file.content_type, headers=headers)
+
+
+@router.get("", summary="The console lives at /admin/ui/")
+def console_redirect() -> RedirectResponse:
+    return RedirectResponse(UI_PATH, status_code=308)
+
+
+@router.get("/", summary="The console's page (static; its data comes from the /admin API)")
+def console_page(container: ContainerDep, if_none_match: IfNoneMatch = None) -> Response:
+    page = BUNDLE.index(SignInOptions.of(container.settings()))
+    return _serve(page, INDEX_CACHE_CONTROL, if_none_match)
+
+
+@router.get("/assets/{build}/{path:path}", summary="A script, style sheet or icon of one build")
+def console_asset(build: str, path: str, if_none_match: IfNoneMatch = None) -> Response:
+    file = BUNDLE.asset(build, path)
+    if file is None:
+        raise NotFoundError("No such console asset")
+    return _serve(file, ASSET_CACHE_CONTROL, if_none_match)
