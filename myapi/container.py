@@ -17,6 +17,7 @@ from dependency_injector import containers, providers
 
 from myapi.admin.service import AdminService
 from myapi.alerts.service import AlertService
+from myapi.audit.service import AuditService
 from myapi.auth.keys import load_key_ring
 from myapi.auth.service import AuthService
 from myapi.auth.tokens import AccessTokenCodec
@@ -26,11 +27,13 @@ from myapi.core.db import make_engine, make_rate_limit_engine, make_sessionmaker
 from myapi.crowd.service import CrowdService
 from myapi.cycle.calendar import get_market_calendar
 from myapi.cycle.service import CyclePlanner, SessionService
+from myapi.dashboard.service import DashboardService, DashboardSummary, LiveCounts
 from myapi.events.relay import OutboxRelay
 from myapi.health.service import ReadinessService
 from myapi.jobs.definitions import Jobs
+from myapi.jobs.service import EodBackfillService
 from myapi.leaderboard.service import LeaderboardService
-from myapi.maintenance.service import MaintenanceService
+from myapi.maintenance.service import MaintenanceMode, MaintenanceService
 from myapi.market.service import EodService, VendorEventService, make_breakers
 from myapi.notifications.service import NotificationService
 from myapi.points.service import PointsLedger
@@ -43,6 +46,7 @@ from myapi.providers.queue import SqsQueue, make_sqs_client
 from myapi.providers.rewards import build_reward_vendors, make_reward_http_client
 from myapi.push.delivery import PushDelivery
 from myapi.push.service import PushService
+from myapi.queues.service import QueueService
 from myapi.ratelimit.repository import RateLimitRepository
 from myapi.ratelimit.service import RateLimiter
 from myapi.rewards.saga import RedemptionSaga
@@ -88,14 +92,24 @@ class Container(containers.DeclarativeContainer):
     rate_limiter = providers.ThreadSafeSingleton(
         RateLimiter, providers.ThreadSafeSingleton(RateLimitRepository, rate_limit_engine), settings
     )
+    # The dashboard's live counts, shared by the process's requests (thread-safe).
+    dashboard_live = providers.ThreadSafeSingleton(LiveCounts, ttl_s=settings.provided.dashboard_live_ttl_s)
 
     # --- services over one session (the session is the call-time argument) ----------
     admin_service = providers.Factory(AdminService, clock=clock)
+    audit_service = providers.Factory(AuditService, clock=clock)
     auth_service = providers.Factory(
         AuthService, clock=clock, settings=settings, codec=token_codec, providers=oauth_providers
     )
     crowd_service = providers.Factory(CrowdService, clock=clock)
+    eod_backfill_service = providers.Factory(
+        EodBackfillService, clock=clock, settings=settings, calendar=calendar
+    )
     cycle_planner = providers.Factory(CyclePlanner, clock=clock, settings=settings, calendar=calendar)
+    dashboard_service = providers.Factory(
+        DashboardService, clock=clock, settings=settings, calendar=calendar, queue=queue, live=dashboard_live
+    )
+    dashboard_summary = providers.Factory(DashboardSummary, clock=clock, calendar=calendar)
     leaderboard_service = providers.Factory(
         LeaderboardService,
         clock=clock,
@@ -104,6 +118,7 @@ class Container(containers.DeclarativeContainer):
     maintenance_service = providers.Factory(
         MaintenanceService, clock=clock, rate_limit_window_s=settings.provided.rate_limit_window_s
     )
+    maintenance_mode = providers.Factory(MaintenanceMode, clock=clock)
     notification_service = providers.Factory(
         NotificationService, clock=clock, calendar=calendar, settings=settings
     )
@@ -131,6 +146,7 @@ class Container(containers.DeclarativeContainer):
         providers=eod_providers, breakers=eod_breakers, calendar=calendar,
     )  # fmt: skip
     readiness_service = providers.Factory(ReadinessService, engine=engine, queue=queue, settings=settings)
+    queue_service = providers.Factory(QueueService, queue=queue, settings=settings)  # no database
     outbox_relay = providers.Factory(
         OutboxRelay, factory=sessionmaker, queue=queue, settings=settings, clock=clock
     )

@@ -10,17 +10,22 @@ from typing import Annotated
 from fastapi import Depends
 
 from myapi.admin.service import AdminService
+from myapi.audit.service import AuditService
 from myapi.auth.service import AuthService
 from myapi.core.deps import ContainerDep, provide
 from myapi.crowd.service import CrowdService
 from myapi.cycle.service import SessionService
+from myapi.dashboard.service import DashboardService
 from myapi.health.service import ReadinessService
 from myapi.jobs.definitions import Jobs
+from myapi.jobs.service import EodBackfillService
 from myapi.leaderboard.service import LeaderboardService
+from myapi.maintenance.service import MaintenanceMode
 from myapi.notifications.service import NotificationService
 from myapi.points.service import PointsLedger
 from myapi.predictions.service import PredictionService
 from myapi.push.service import PushService
+from myapi.queues.service import QueueService
 from myapi.rewards.saga import RedemptionSaga
 from myapi.rewards.service import RewardService
 from myapi.settlement.service import SettlementQueries
@@ -28,8 +33,12 @@ from myapi.slots.service import SlotService
 from myapi.universe.service import UniverseService
 from myapi.users.service import UserService
 
+AuditServiceDep = Annotated[AuditService, Depends(provide(lambda c: c.audit_service))]
+MaintenanceModeDep = Annotated[MaintenanceMode, Depends(provide(lambda c: c.maintenance_mode))]
 AdminServiceDep = Annotated[AdminService, Depends(provide(lambda c: c.admin_service))]
 CrowdServiceDep = Annotated[CrowdService, Depends(provide(lambda c: c.crowd_service))]
+DashboardServiceDep = Annotated[DashboardService, Depends(provide(lambda c: c.dashboard_service))]
+EodBackfillServiceDep = Annotated[EodBackfillService, Depends(provide(lambda c: c.eod_backfill_service))]
 AuthServiceDep = Annotated[AuthService, Depends(provide(lambda c: c.auth_service))]
 LeaderboardServiceDep = Annotated[LeaderboardService, Depends(provide(lambda c: c.leaderboard_service))]
 NotificationServiceDep = Annotated[NotificationService, Depends(provide(lambda c: c.notification_service))]
@@ -50,6 +59,12 @@ async def get_jobs(container: ContainerDep) -> Jobs:
     return jobs
 
 
+async def get_queue_service(container: ContainerDep) -> QueueService:
+    # async: building it does no I/O (the routes calling SQS are sync, in the thread pool).
+    service: QueueService = container.queue_service()
+    return service
+
+
 async def get_readiness(container: ContainerDep) -> ReadinessService:
     readiness: ReadinessService = container.readiness_service()
     return readiness
@@ -64,3 +79,4 @@ def get_reward_saga(container: ContainerDep) -> RedemptionSaga:
 JobsDep = Annotated[Jobs, Depends(get_jobs)]
 RewardSagaDep = Annotated[RedemptionSaga, Depends(get_reward_saga)]
 ReadinessServiceDep = Annotated[ReadinessService, Depends(get_readiness)]
+QueueServiceDep = Annotated[QueueService, Depends(get_queue_service)]

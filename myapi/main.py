@@ -12,7 +12,11 @@ from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from myapi.admin.ops_router import router as admin_ops_router
 from myapi.admin.router import router as admin_router
+from myapi.adminui.router import router as admin_ui_router
+from myapi.audit.middleware import AuditMiddleware
+from myapi.audit.router import router as audit_router
 from myapi.auth.router import dev_router as auth_dev_router
 from myapi.auth.router import jwks_router
 from myapi.auth.router import router as auth_router
@@ -24,16 +28,20 @@ from myapi.core.metrics import Metrics
 from myapi.core.middleware import RequestContextMiddleware
 from myapi.core.schemas import COMMON_ERROR_RESPONSES
 from myapi.cycle.router import router as session_router
+from myapi.dashboard.router import router as dashboard_router
 from myapi.health.router import router as health_router
 from myapi.internal.router import router as internal_router
 from myapi.internal.router import vendor_router
 from myapi.leaderboard.router import router as leaderboard_router
+from myapi.maintenance.middleware import MaintenanceModeMiddleware
+from myapi.maintenance.router import router as maintenance_router
 from myapi.notifications.router import router as notifications_router
 from myapi.points.router import router as points_router
 from myapi.predictions.router import router as predictions_router
 from myapi.push.router import preferences_router as push_preferences_router
 from myapi.push.router import router as devices_router
 from myapi.rewards.router import router as rewards_router
+from myapi.settlement.router import admin_router as settlement_admin_router
 from myapi.settlement.router import crowd_router, results_router
 from myapi.settlement.router import router as settlements_router
 from myapi.slots.router import dev_router as ads_dev_router
@@ -82,6 +90,15 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
 
     install_error_handlers(app)
+    # Innermost first: the audit sees the route's real answer; maintenance mode answers
+    # before any route runs; both inside CORS, so their answers carry its headers.
+    app.add_middleware(AuditMiddleware, factory=container.sessionmaker(), clock=container.clock())
+    app.add_middleware(
+        MaintenanceModeMiddleware,
+        factory=container.sessionmaker(),
+        clock=container.clock(),
+        cache_s=settings.maintenance_cache_s,
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -122,6 +139,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     if not settings.is_production:
         app.include_router(ads_dev_router)
     app.include_router(admin_router)
+    app.include_router(settlement_admin_router)  # settle a day, corporate actions, symbol-day VOID
+    app.include_router(dashboard_router)
+    app.include_router(admin_ops_router)
+    app.include_router(admin_ui_router)  # static console files (public; data via /admin)
+    app.include_router(audit_router)
+    app.include_router(maintenance_router)
     app.include_router(internal_router)
     app.include_router(vendor_router)
     # Fail at start-up, not at the first request, when the signing keys are unusable.

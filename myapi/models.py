@@ -7,8 +7,10 @@ from myapi.core.base import Base
 from myapi.core.models import IdempotencyKey
 from myapi.crowd.models import SymbolCrowd
 from myapi.cycle.models import SessionControl
+from myapi.dashboard.models import DashboardDay, DashboardSymbolDay
 from myapi.jobs.models import JobRun
 from myapi.leaderboard.models import LeaderboardEntry, LeaderboardScore, LeaderboardScoreBlock, PlayerDay
+from myapi.maintenance.models import SystemFlag
 from myapi.market.models import EodFetchLog, EodPrice
 from myapi.notifications.models import Notification
 from myapi.outbox.models import OutboxEvent
@@ -17,7 +19,7 @@ from myapi.predictions.models import Prediction
 from myapi.push.models import PushDelivery, PushDevice, PushPreferences
 from myapi.ratelimit.models import RateLimitWindow
 from myapi.rewards.models import RewardInventory, RewardRedemption
-from myapi.settlement.models import Settlement
+from myapi.settlement.models import Settlement, SymbolDayReview
 from myapi.slots.models import AdUnlock, DailySlots
 from myapi.universe.models import ActiveUniverse
 from myapi.users.models import User
@@ -29,6 +31,8 @@ __all__ = [
     "AdminAlert",
     "AdUnlock",
     "AuditLog",
+    "DashboardDay",
+    "DashboardSymbolDay",
     "Base",
     "EodFetchLog",
     "EodPrice",
@@ -38,6 +42,7 @@ __all__ = [
     "LeaderboardScore",
     "LeaderboardScoreBlock",
     "Notification",
+    "SystemFlag",
     "OAuthState",
     "OutboxEvent",
     "PlayerDay",
@@ -55,6 +60,7 @@ __all__ = [
     "SessionControl",
     "Settlement",
     "SymbolCrowd",
+    "SymbolDayReview",
     "User",
     "DailySlots",
     "metadata",

@@ -94,7 +94,11 @@ def main() -> int:
         log.info("demo data: %s", seed(settings))
         pipeline = start_pipeline(log)
 
-        print(f"\n  OX Universe API docs: http://{host}:{port}/docs\n", flush=True)
+        print(
+            f"\n  OX Universe API docs: http://{host}:{port}/docs"
+            f"\n  Operators' console:   http://{host}:{port}/admin/ui/\n",
+            flush=True,
+        )
         uvicorn.run("myapi.main:create_app", factory=True, host=host, port=port, log_level="info")
         return 0
     finally:

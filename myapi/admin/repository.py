@@ -44,11 +44,16 @@ CHECKS: dict[str, tuple[str, str]] = {
         """,
     ),
     "no_pending_prediction_on_settled_day": (
-        "No prediction of a settled trading day is still PENDING",
+        "No prediction of a settled trading day is still PENDING (unless its symbol-day is held "
+        "for an operator's review)",
         """
         SELECT p.id, p.trading_day, p.user_id, p.symbol
         FROM crypto.predictions p JOIN crypto.session_control s ON s.trading_day = p.trading_day
         WHERE s.settled_at IS NOT NULL AND p.status = 'PENDING'
+          AND NOT EXISTS (
+              SELECT 1 FROM crypto.symbol_day_reviews r
+              WHERE r.trading_day = p.trading_day AND r.symbol = p.symbol AND r.status = 'HELD'
+          )
         ORDER BY 1 LIMIT :limit
         """,
     ),

@@ -6,11 +6,13 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
 from myapi.admin.schemas import EarlyCutoffIn, IntegrityOut
 from myapi.auth.guards import AdminDep, require_admin
 from myapi.core.enums import RedemptionStatus
+from myapi.core.idempotency import IdempotentDep
 from myapi.core.pagination import PageDep
 from myapi.core.schemas import Envelope, ok
 from myapi.deps import (
@@ -58,21 +60,33 @@ def universe_upsert(
     return ok(result)
 
 
-@router.post("/users/{user_id}/adjust-points", summary="Add or take points (reason required; audited)")
+@router.post(
+    "/users/{user_id}/adjust-points",
+    summary="Add or take points (reason required; audited; honours Idempotency-Key: a retry with the "
+    "same key replays the first answer and credits once)",
+    response_model=Envelope[AdjustOut],
+)
 def adjust_points(
-    user_id: int, body: AdjustIn, admin: AdminDep, service: AdminServiceDep
-) -> Envelope[AdjustOut]:
-    audit_id, result = service.adjust_points(
-        admin_id=admin.id, user_id=user_id, delta=body.delta, reason=body.reason
-    )
-    return ok(
-        AdjustOut(
-            audit_id=audit_id,
-            entry_id=result.entry_id,
-            delta=result.delta,
-            balance_after=result.balance_after,
+    user_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    body: AdjustIn,
+    admin: AdminDep,
+    service: AdminServiceDep,
+    idem: IdempotentDep,
+) -> Envelope[AdjustOut] | JSONResponse:
+    def produce() -> Envelope[AdjustOut]:
+        audit_id, result = service.adjust_points(
+            admin_id=admin.id, user_id=user_id, delta=body.delta, reason=body.reason
         )
-    )
+        return ok(
+            AdjustOut(
+                audit_id=audit_id,
+                entry_id=result.entry_id,
+                delta=result.delta,
+                balance_after=result.balance_after,
+            )
+        )
+
+    return idem.run(admin.id, 200, produce)
 
 
 @router.get("/integrity", summary="Every ledger/game invariant: pass or fail, with offending rows")

@@ -72,9 +72,7 @@ def authorize(
     summary="Finish the OAuth flow (app clients): exchange the code, log in",
 )
 def oauth_callback(body: OAuthCallbackIn, service: AuthServiceDep) -> Envelope[LoginOut]:
-    result = service.complete_authorization(
-        body.provider.key, body.code, body.state, body.redirect_uri
-    )
+    result = service.complete_authorization(body.provider.key, body.code, body.state, body.redirect_uri)
     return ok(_login_out(result))
 
 
@@ -110,9 +108,7 @@ def refresh(body: RefreshIn, service: AuthServiceDep) -> Envelope[TokensOut]:
 
 
 @router.post("/logout", summary="Revoke the refresh-token family of this login")
-def logout(
-    body: RefreshIn, user: CurrentUserDep, service: AuthServiceDep
-) -> Envelope[LogoutOut]:
+def logout(body: RefreshIn, user: CurrentUserDep, service: AuthServiceDep) -> Envelope[LogoutOut]:
     revoked = service.logout(user.id, body.refresh_token)
     return ok(LogoutOut(revoked=revoked))
 

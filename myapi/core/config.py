@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -231,6 +232,21 @@ class Settings(BaseSettings):
     outbox_poll_interval_s: float = Field(default=0.2, gt=0, le=60)
     worker_max_messages: int = Field(default=10, ge=1, le=10)
 
+    # --- corporate actions (myapi/settlement: symbol-days held for review) -----------
+    # A symbol-day whose close is further than this from a reference price
+    # (|close / reference - 1|; references: the previous close, the vendor's and the stored
+    # one, and the symbol's baseline) is held for an operator's decision instead of
+    # settled. 0.4 holds a 2-for-1 split (-50 %) and a 1-for-2 reverse split (+100 %) for
+    # sure; at 0.5 a 2-for-1 split would slip through whenever the stock rose a cent.
+    # 0 turns this rule off (a split or dividend the provider reports still holds).
+    corporate_action_max_move: Decimal = Field(default=Decimal("0.4"), ge=0, le=Decimal("0.95"))
+    # A dividend the provider reports holds the symbol-day when it is at least this share
+    # of the previous close (a special dividend; regular ones, ~0.2-2 %, settle as usual).
+    # A reported split always holds it.
+    corporate_action_dividend_min: Decimal = Field(
+        default=Decimal("0.05"), ge=Decimal("0.001"), le=Decimal("1")
+    )
+
     # --- operator alerts (myapi/alerts, myapi/providers/alerts) ------------------
     # A Slack or Discord webhook (https:// in production; it is a credential). Empty:
     # alerts are only logged (and still recorded, deduplicated and throttled).
@@ -245,6 +261,29 @@ class Settings(BaseSettings):
     alert_dlq_threshold: int = Field(default=0, ge=0, le=1_000_000)
     # Timeout of each webhook request (3 attempts at most, on 5xx / 429 / not sent).
     alert_http_timeout_s: float = Field(default=3.0, gt=0, le=30)
+
+    # --- operators' dashboard (myapi/dashboard) ----------------------------------------
+    # A day without a summary row (today; a settled day whose follow-up has not run) is
+    # counted live from its own rows — about a second for a day of 1M predictions — and
+    # the count is kept this many seconds per API process; 0 counts on every request.
+    dashboard_live_ttl_s: float = Field(default=30.0, ge=0, le=3600)
+
+    # --- maintenance mode (myapi/maintenance/middleware.py) ---------------------------
+    # Each API process reads the operator's switch at most this often (seconds), so a
+    # toggle reaches every instance within this time; 0 reads it on every player write.
+    maintenance_cache_s: float = Field(default=2.0, ge=0, le=60)
+
+    # --- operator tools (myapi/admin/ops_router.py) ------------------------------------
+    # POST /admin/eod/backfill covers at most this many calendar days (one eod.fetch
+    # message per trading day of the range).
+    eod_backfill_max_days: int = Field(default=92, ge=1, le=366)
+
+    @field_validator("corporate_action_max_move")
+    @classmethod
+    def _max_move_off_or_sensible(cls, value: Decimal) -> Decimal:
+        if value != 0 and value < Decimal("0.05"):
+            raise ValueError("CORPORATE_ACTION_MAX_MOVE is 0 (off) or between 0.05 and 0.95")
+        return value
 
     @field_validator("cors_origins", "oauth_redirect_allowlist", mode="before")
     @classmethod

@@ -61,6 +61,7 @@ class JobName(StrEnum):
     UNIVERSE_UPSERT = "universe.upsert"
     FETCH_EOD = "eod.fetch"
     REQUEST_EOD_FETCH = "eod.fetch.request"
+    BACKFILL_EOD = "eod.backfill"  # an operator's range of days, each queued as an eod.fetch
     INGEST_VENDOR_EVENT = "eod.vendor_event"
     SETTLE = "settlement.run"
     REQUEST_SETTLEMENT = "settlement.request"

@@ -41,6 +41,7 @@ from myapi.events.catalogue import (
 from myapi.jobs.repository import JobRunsRepository
 from myapi.jobs.runner import JobFailure, JobResult, JobRunner
 from myapi.providers.eod.base import EodQuote
+from myapi.settlement.service import Decision, VoidReason
 from myapi.universe.schemas import UniverseUpsertIn
 
 if TYPE_CHECKING:
@@ -200,10 +201,75 @@ class Jobs:
             JobName.REQUEST_EOD_FETCH, lambda s: request_eod_fetch(s, self._now(), trading_day), trading_day
         )
 
-    def settle(self, trading_day: date | None = None) -> JobResult:
-        """Settle D (set-based, idempotent, revision-aware; see SettlementService)."""
+    def backfill_eod(self, first: date, last: date, *, actor: str) -> JobResult:
+        """An operator's EOD backfill of [first, last]: one `eod.fetch` request (a message
+        on the eod_fetch queue, through the outbox) per trading day still lacking a close,
+        all committed with this run, whose id is the backfill's (EodBackfillService.queue
+        has the rules and refusals). Each day is then fetched by `fetch_eod`, the job the
+        scheduler's requests run (so a day with a session is settled once complete).
+        Resumable: posting the range again queues only the days still incomplete."""
+        return self._runner.run(
+            JobName.BACKFILL_EOD, lambda s: self._c.eod_backfill_service(s).queue(first, last, actor=actor)
+        )
+
+    def settle(self, trading_day: date | None = None, *, actor: str | None = None) -> JobResult:
+        """Settle D (set-based, idempotent, revision-aware; see SettlementService). A
+        symbol-day the run holds for review (a corporate action) is alerted to the
+        operators (CORPORATE_ACTION_HELD, once per symbol-day). `actor`: an operator's
+        (re-)settlement, audited."""
         day = trading_day or self._last_closed_day()
-        return self._runner.run(JobName.SETTLE, lambda s: self._c.settlement_service(s).settle(day), day)
+        result = self._runner.run(
+            JobName.SETTLE, lambda s: self._c.settlement_service(s).settle(day, actor=actor), day
+        )
+        self._alert_held(day, result)
+        return result
+
+    def decide_symbol_day(
+        self, trading_day: date, symbol: str, *, decision: Decision, note: str, actor: str,
+        write_off_shortfall: bool = False,
+    ) -> JobResult:  # fmt: skip
+        """An operator's decision on a held symbol-day (SETTLE or VOID), applied by the
+        settlement restricted to the symbol (a `settlement.run` whose details are the
+        decision and its `settlement`); idempotent (SettlementService.decide)."""
+        return self._runner.run(
+            JobName.SETTLE,
+            lambda s: self._c.settlement_service(s).decide(
+                trading_day, symbol, decision=decision, note=note, actor=actor,
+                write_off_shortfall=write_off_shortfall,
+            ),
+            trading_day,
+        )  # fmt: skip
+
+    def void_symbol_day(
+        self, trading_day: date, symbol: str, *, reason: VoidReason, note: str, actor: str,
+        write_off_shortfall: bool = False,
+    ) -> JobResult:  # fmt: skip
+        """An operator VOIDs a symbol-day (halt, bad data, corporate action), points won
+        taken back, through the settlement restricted to the symbol (a `settlement.run`
+        whose details are the VOID and its `settlement`); idempotent
+        (SettlementService.void)."""
+        return self._runner.run(
+            JobName.SETTLE,
+            lambda s: self._c.settlement_service(s).void(
+                trading_day, symbol, reason=reason, note=note, actor=actor,
+                write_off_shortfall=write_off_shortfall,
+            ),
+            trading_day,
+        )  # fmt: skip
+
+    def _alert_held(self, day: date, result: JobResult) -> None:
+        """The operators' alert for each symbol-day this run held (after its commit; a
+        failing alert never fails the settlement: the hold is listed by
+        GET /admin/corporate-actions whatever happens to the message)."""
+        held = result.details.get("held") or []
+        if not held:
+            return
+        try:
+            service = self._c.alert_service()
+            for row in held:
+                service.corporate_action_held(day, row)
+        except Exception:
+            logger.exception("alerting the symbol-days held on %s failed", day)
 
     def request_settlement(self, trading_day: date) -> JobResult:
         """Ask a worker for D's settlement (an outbox event, sent by the relay)."""
@@ -243,24 +309,42 @@ class Jobs:
             "refresh_baselines": settings.baseline_refresh_interval_min,
         }
         actions: list[dict[str, Any]] = []
+        audited: list[tuple[JobResult, dict[str, Any]]] = []  # the cycle's steps, for the audit log
         for step in steps:
             last = last_requests.get(step)
             if last is not None and (self._now() - last).total_seconds() < every[step.kind] * 60:
                 continue
             result = self._run_step(step)
             actions.append({"step": _STEP_NAMES.get(step.kind, result.job), **result.details})
+            audited.append((result, actions[-1]))
         if self._c.reward_saga().due():  # a sweep with work to do (none recorded otherwise)
-            actions.append({"step": "rewards.sweep", **self.sweep_rewards().details})
+            swept = self.sweep_rewards()
+            actions.append({"step": "rewards.sweep", **swept.details})
+            audited.append((swept, actions[-1]))
         if self._c.push_delivery().due():  # pushes due (quiet hours over, retries, missed passes)
             actions.append({"step": str(JobName.PUSH_DELIVER), **self.deliver_push().details})
         if deletions_due:  # deleted accounts past their grace period
-            actions.append({"step": "users.anonymise", **self.anonymise_accounts().details})
+            anonymised = self.anonymise_accounts()
+            actions.append({"step": "users.anonymise", **anonymised.details})
+            audited.append((anonymised, actions[-1]))
         checked: dict[str, Any] = {}
         if last_alerts_check is None or (
             (self._now() - last_alerts_check).total_seconds() >= settings.alert_check_interval_s
         ):
             checked["alerts"] = self._tick_alerts_check()
-        return self._runner.run(JobName.TICK, lambda _s: {"actions": actions, **checked})
+
+        def work(session: Session) -> dict[str, Any]:
+            audit = self._c.audit_service(session)
+            for result, action in audited:  # every step the scheduler took, as an audit row
+                day = result.trading_day.isoformat() if result.trading_day else None
+                details = {k: v for k, v in action.items() if k != "step"}
+                audit.record_step(
+                    actor=CYCLE_ACTOR, step=str(action["step"]), trading_day=day, run_id=result.run_id,
+                    details=details,
+                )  # fmt: skip
+            return {"actions": actions, **checked}
+
+        return self._runner.run(JobName.TICK, work)
 
     def _tick_alerts_check(self) -> dict[str, Any]:
         """The alert check as part of the tick, summarised under the tick's `alerts` (not
@@ -304,8 +388,9 @@ class Jobs:
         with a prediction on D gets (or has updated) their results notification (and a
         streak milestone's, and a notice when the next session follows a holiday or
         closes early), the
-        leaderboard's periods containing D are refreshed for D's players, and D's crowd
-        counters are recounted (who was right). Idempotent."""
+        leaderboard's periods containing D are refreshed for D's players, D's crowd
+        counters are recounted (who was right), and D's dashboard summary is rewritten.
+        Idempotent."""
 
         def work(session: Session) -> dict[str, Any]:
             # Day-sized statements (every player of D): the settlement's timeout, not a request's.
@@ -317,6 +402,7 @@ class Jobs:
                 "calendar": notifications.next_session_notice(trading_day),
                 "leaderboard": self._c.leaderboard_service(session).refresh(trading_day),
                 "crowd": self._c.crowd_service(session).refresh(trading_day),
+                "dashboard": self._c.dashboard_summary(session).refresh(trading_day),
             }
 
         result = self._runner.run(JobName.SETTLEMENT_FOLLOW_UP, work, trading_day)

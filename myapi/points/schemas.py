@@ -35,7 +35,8 @@ class AdjustIn(BaseModel):
     delta: int = Field(
         ge=-1_000_000_000,
         le=1_000_000_000,
-        description="Points to add (negative to take away); never zero",
+        strict=True,  # a JSON integer only: true, 1.0 and "1" are 422, not +1
+        description="Points to add (negative to take away); never zero; a JSON integer",
     )
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
 

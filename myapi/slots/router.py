@@ -50,9 +50,7 @@ def unlock(
 
 
 @router.get("/history", summary="My slot unlocks (ads and cooldown), newest first")
-def history(
-    user: CurrentUserDep, service: SlotServiceDep, page: PageDep
-) -> Envelope[list[UnlockHistoryOut]]:
+def history(user: CurrentUserDep, service: SlotServiceDep, page: PageDep) -> Envelope[list[UnlockHistoryOut]]:
     rows, total = service.history(user.id, page.limit, page.offset)
     return page_of(UnlockHistoryOut, rows, total, page)
 

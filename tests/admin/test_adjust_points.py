@@ -89,8 +89,20 @@ def test_taking_points_within_the_balance_is_allowed(
         {"delta": 10, "reason": ""},
         {"delta": 10, "reason": "ok reason", "extra": 1},
         {"delta": "lots", "reason": "not a number"},
+        {"delta": True, "reason": "a boolean is not +1"},
+        {"delta": 5.0, "reason": "a float is not an integer"},
+        {"delta": "5", "reason": "a string is not an integer"},
     ],
-    ids=["zero-delta", "missing-reason", "empty-reason", "extra-field", "non-integer-delta"],
+    ids=[
+        "zero-delta",
+        "missing-reason",
+        "empty-reason",
+        "extra-field",
+        "non-integer-delta",
+        "boolean",
+        "float",
+        "numeric-string",
+    ],
 )
 def test_an_invalid_adjustment_is_422(
     client: TestClient,
@@ -142,6 +154,31 @@ def test_a_player_cannot_adjust_points(
     r = client.post(f"/admin/users/{player_id}/adjust-points", json={"delta": 1, "reason": "anon"})
     assert r.status_code == 401
     assert balance_of(db, player_id) == 1000
+
+
+def test_a_retried_adjustment_with_the_same_key_credits_once(
+    client: TestClient, db: Session, admin_and_player: tuple[dict[str, Any], dict[str, Any], int]
+) -> None:
+    admin, _player, player_id = admin_and_player
+    headers = {**bearer(admin["access_token"]), "Idempotency-Key": "adjust-retry-1"}
+    body = {"delta": 40, "reason": "goodwill credit"}
+    first = client.post(f"/admin/users/{player_id}/adjust-points", json=body, headers=headers)
+    again = client.post(f"/admin/users/{player_id}/adjust-points", json=body, headers=headers)
+    assert first.status_code == again.status_code == 200, again.text
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert again.json()["data"] == first.json()["data"]
+    assert balance_of(db, player_id) == 1040
+    assert count(db, "SELECT count(*) FROM crypto.points_ledger WHERE ref_type = 'ADMIN'") == 1
+    # The same key with another body is refused; another key is another adjustment.
+    other = client.post(
+        f"/admin/users/{player_id}/adjust-points", json={**body, "delta": 41}, headers=headers
+    )
+    assert other.status_code == 422 and error_code(other) == "IDEM_003"
+    fresh = client.post(
+        f"/admin/users/{player_id}/adjust-points", json=body,
+        headers={**headers, "Idempotency-Key": "adjust-retry-2"},
+    )  # fmt: skip
+    assert fresh.status_code == 200 and balance_of(db, player_id) == 1080
 
 
 def _adjust(client: TestClient, caller: dict[str, Any], user_id: int, body: dict[str, Any]) -> Any:

@@ -26,6 +26,7 @@ EXPECTED_TABLES = {
     "push_devices", "push_preferences", "push_deliveries",
     "leaderboard_scores", "leaderboard_score_blocks",
     "admin_alerts",
+    "symbol_day_reviews", "system_flags", "dashboard_days", "dashboard_symbol_days",
 }  # fmt: skip
 
 EXPECTED_ENUMS = {

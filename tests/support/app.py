@@ -38,6 +38,11 @@ def make_settings(database_url: str, sqs_endpoint: str, **overrides: object) -> 
         # default would run on every tick of the simulated months (a tick per 15 minutes);
         # once a simulated day, and on a test's first tick. tests/alerts use the default.
         "alert_check_interval_s": 86_400,
+        # The factories' baselines and previous closes (100.125, 101.125, ...) are not the
+        # sandbox's prices (20-500): every sandbox close would look like a split and be
+        # held for review. The move rule is off here; tests/corporate turn it on (reported
+        # splits and dividends hold a symbol-day in every test).
+        "corporate_action_max_move": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -89,7 +89,6 @@ class FakeOAuthServer(LoopbackFake):
 
         self.server = LoopbackServer(Handler)
 
-
     def endpoints(self, provider: str) -> dict[str, str]:
         return {
             f"{provider}_authorize_url": f"https://accounts.{provider}.example/authorize",

@@ -54,6 +54,8 @@ def spawn(
         "CLOCK_START_AT": start.isoformat(),
         "CLOCK_ANCHOR_AT": datetime.now(UTC).isoformat(),
         "CLOCK_SPEED": "1",
+        # As the pipeline's own settings (the test settings turn the move rule off).
+        "CORPORATE_ACTION_MAX_MOVE": str(p.settings.corporate_action_max_move),
         **env,
     }
     return subprocess.Popen(
