@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 import httpx
 
@@ -172,3 +173,20 @@ class UvicornServer:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+def log(message: str) -> None:
+    """A progress line on stderr (stdout ends with the bench's JSON line)."""
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def loadavg() -> list[float]:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def terminate(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM handler: unwind like Ctrl-C, so a bench's clean-up runs."""
+    raise KeyboardInterrupt(f"signal {signum}")

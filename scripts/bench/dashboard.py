@@ -53,7 +53,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import httpx
@@ -73,7 +72,8 @@ from myapi.outbox.repository import OutboxClaimRepository
 from myapi.providers.queue import OutgoingMessage, SqsQueue, dlq_name_for, ensure_queues, make_sqs_client
 from myapi.settlement.service import SettlementService
 from scripts import devstack
-from scripts.bench.common import UvicornServer
+from scripts.bench.common import UvicornServer, loadavg, log
+from scripts.bench.common import terminate as _terminate
 from scripts.bench.loadgen import percentile
 from scripts.bench.pipeline import SqsProcess
 from scripts.bench.settle import SIGNUP_BALANCE, UNIVERSE
@@ -89,21 +89,6 @@ DLQ_MESSAGES = 3
 CUTOFF_MARGIN_MIN = Settings.model_fields["predict_cutoff_margin_min"].default
 SETTLE_DELAY = timedelta(minutes=20)  # settled this long after the close, summarised 5 min later
 WIN_POINTS = Settings.model_fields["points_win_reward"].default
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def loadavg() -> list[float]:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        return []
-
-
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def bench_settings(url: str, sqs_url: str, prefix: str, jwt_keys: str) -> Settings:

@@ -62,7 +62,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from types import FrameType
 from typing import Any, ClassVar
 
 import httpx
@@ -79,7 +78,8 @@ from myapi.core.db import make_engine, make_sessionmaker, unit_of_work
 from myapi.leaderboard.repository import BLOCK_SIZE
 from myapi.leaderboard.service import PERIODS, LeaderboardService, period_bounds, period_start
 from scripts import devstack
-from scripts.bench.common import UvicornServer
+from scripts.bench.common import UvicornServer, loadavg, log
+from scripts.bench.common import terminate as _terminate
 from scripts.bench.loadgen import _cpu_snapshot, _cpu_usage, percentile
 from scripts.bench.settle import SIGNUP_BALANCE, UNIVERSE
 from scripts.bench.submit import SIGNING_KID, mint_tokens, server_env
@@ -97,21 +97,6 @@ TARGET_REFRESH_S = 5.0
 APP_STATEMENT_TIMEOUT_MS = Settings.model_fields["db_statement_timeout_ms"].default
 QUICK = {"players": 20_000, "requests": 2_000, "tokens": 500}
 OTHER_CPU_WARNING_PCT = 20.0
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def loadavg() -> list[float]:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        return []
-
-
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 # --- state ------------------------------------------------------------------------------

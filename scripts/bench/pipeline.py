@@ -45,7 +45,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from sqlalchemy import text
@@ -65,20 +64,13 @@ from myapi.providers.queue import (
     make_sqs_client,
 )
 from scripts import devstack
-from scripts.bench.common import ROOT
+from scripts.bench.common import ROOT, log
+from scripts.bench.common import terminate as _terminate
 
 TOPIC = Topic.SETTLEMENT_REQUESTED
 TARGET_P95_MS = 2000.0
 OUTBOX_BATCH = Settings.model_fields["outbox_batch_size"].default
 WARMUP_N = -1
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 @dataclass

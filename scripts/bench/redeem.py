@@ -59,7 +59,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import httpx
@@ -79,11 +78,14 @@ from scripts import devstack
 from scripts.bench.common import (
     ROOT,
     UvicornServer,
+    loadavg,
+    log,
     machine_cpu_s,
     postgres_processes,
     process_cpu_s,
     process_tree,
 )
+from scripts.bench.common import terminate as _terminate
 from scripts.bench.pipeline import Relay, SqsProcess, percentile
 from scripts.bench.submit import SIGNING_KID, mint_tokens, server_env
 
@@ -95,21 +97,6 @@ FINAL = ("ISSUED", "FAILED", "CANCELLED")
 CONNECTIONS_PER_CLIENT = 8
 OTHER_CPU_WARNING_PCT = 20.0
 PARTS = ("api", "relay", "workers", "sqs", "postgres", "bench")
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-def loadavg() -> list[float]:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        return []
 
 
 # --- processes ----------------------------------------------------------------------

@@ -44,7 +44,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from types import FrameType
 from typing import Any
 
 from sqlalchemy import Engine, event, select, text
@@ -60,6 +59,8 @@ from myapi.points.service import PointsLedger
 from myapi.predictions.models import Prediction
 from myapi.settlement.service import SettlementService
 from scripts import devstack
+from scripts.bench.common import log
+from scripts.bench.common import terminate as _terminate
 
 DAY = date(2026, 11, 23)  # a Monday
 PREVIOUS_DAY = date(2026, 11, 20)  # the Friday before: the baselines' close
@@ -101,14 +102,6 @@ TUNINGS: dict[str, tuple[str, list[str]]] = {
         ["ALTER TABLE crypto.points_ledger DROP CONSTRAINT fk_points_ledger_user_id_users"],
     ),
 }
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 # --- databases -----------------------------------------------------------------------

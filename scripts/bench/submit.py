@@ -62,7 +62,7 @@ from myapi.cycle.service import SessionService
 from myapi.universe.defaults import DEFAULT_TICKERS
 from myapi.universe.service import UniverseService
 from scripts import devstack
-from scripts.bench.common import ROOT, UvicornServer
+from scripts.bench.common import ROOT, UvicornServer, log
 
 SIGNING_KID = "bench-key-1"
 SLOTS_PER_PLAYER = 100
@@ -73,10 +73,6 @@ MINIMAL_PATH = "/bench/predictions/{symbol}"
 OTHER_CPU_WARNING_PCT = 20.0
 # Time the servers take to start and stop, on top of the two measured runs.
 RUN_OVERHEAD_S = 120.0
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
