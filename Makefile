@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest install migrate clean browser
+.PHONY: run demo test lint typecheck pytest install migrate clean browser
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ install: $(STAMP)
 ## The whole system on embedded defaults (PostgreSQL, SQS endpoint, API). Ctrl-C stops it.
 run: $(STAMP)
 	$(PY) -m scripts.run_local
+
+## The whole system on an accelerated clock (a simulated week in ~9 minutes) with bot
+## players, narrated; the player page at http://127.0.0.1:8000/. Ctrl-C stops it.
+## DEMO_ARGS passes options, e.g. DEMO_ARGS="--speed 600 --bots 30" (python -m scripts.demo -h).
+demo: $(STAMP)
+	$(PY) -m scripts.demo $(DEMO_ARGS)
 
 ## Lint, type-check and the test suite against real PostgreSQL and a real SQS endpoint.
 test: $(STAMP) lint typecheck pytest

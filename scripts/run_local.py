@@ -95,8 +95,9 @@ def main() -> int:
         pipeline = start_pipeline(log)
 
         print(
-            f"\n  OX Universe API docs: http://{host}:{port}/docs"
-            f"\n  Operators' console:   http://{host}:{port}/admin/ui/\n",
+            f"\n  OX Universe player page: http://{host}:{port}/"
+            f"\n  API docs:                http://{host}:{port}/docs"
+            f"\n  Operators' console:      http://{host}:{port}/admin/ui/\n",
             flush=True,
         )
         uvicorn.run("myapi.main:create_app", factory=True, host=host, port=port, log_level="info")

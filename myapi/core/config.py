@@ -226,7 +226,8 @@ class Settings(BaseSettings):
     cycle_retry_interval_min: int = Field(default=15, ge=1, le=1440)
     # While a day accepts predictions, its baselines move to the latest prices this often.
     baseline_refresh_interval_min: int = Field(default=5, ge=1, le=1440)
-    scheduler_tick_interval_s: int = Field(default=60, ge=1, le=3600)
+    # Real seconds between the local scheduler's ticks (fractions for the demo clock).
+    scheduler_tick_interval_s: float = Field(default=60, ge=0.05, le=3600)
     outbox_batch_size: int = Field(default=100, ge=1, le=10_000)
     outbox_max_backoff_s: int = Field(default=300, ge=1, le=86_400)
     outbox_poll_interval_s: float = Field(default=0.2, gt=0, le=60)

@@ -18,6 +18,14 @@ class SessionOut(BaseModel):
     settled_at: KstDateTime | None
     can_predict: bool
     is_early_close: bool
+    server_time: KstDateTime = Field(
+        description="The server's clock when it answered: count down to the cutoff from this, "
+        "not from the device's clock (which may be off, and is in a demo)"
+    )
+    clock_speed: float = Field(
+        description="Simulated seconds per real second: 1 in production; more on a demo's "
+        "accelerated clock (`make demo`), so a countdown ticks at this rate"
+    )
 
 
 class TradingDayIn(BaseModel):

@@ -91,6 +91,8 @@ class SessionView:
     settled_at: datetime | None
     can_predict: bool
     is_early_close: bool
+    server_time: datetime
+    clock_speed: float
 
 
 class SessionService:
@@ -127,6 +129,8 @@ class SessionService:
             settled_at=row.settled_at if row else None,
             can_predict=row is not None and is_open_for_predictions(row.phase, row.predict_cutoff_at, now),
             is_early_close=times.is_early_close,
+            server_time=now,
+            clock_speed=self._settings.clock_speed,
         )
 
     def exists(self, trading_day: date) -> bool:

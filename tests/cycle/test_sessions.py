@@ -86,6 +86,8 @@ def test_on_a_weekend_today_is_the_next_trading_day(client: TestClient, clock: F
     clock.set(datetime(2026, 11, 21, 3, 0, tzinfo=UTC))  # Saturday noon KST
     data = client.get("/v1/session/today").json()["data"]
     assert data["trading_day"] == "2026-11-23" and data["can_predict"] is False
+    # The server's clock and its rate, for a client's countdown (1.0: real time).
+    assert (data["server_time"], data["clock_speed"]) == ("2026-11-21T12:00:00+09:00", 1.0)
 
 
 def test_day_after_thanksgiving_is_an_early_close(client: TestClient, clock: FrozenClock) -> None:
