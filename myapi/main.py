@@ -15,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from myapi.admin.ops_router import router as admin_ops_router
 from myapi.admin.router import router as admin_router
 from myapi.adminui.router import router as admin_ui_router
+from myapi.apidocs import install_api_docs, operation_id
 from myapi.audit.middleware import AuditMiddleware
 from myapi.audit.router import router as audit_router
 from myapi.auth.router import dev_router as auth_dev_router
@@ -36,6 +37,7 @@ from myapi.leaderboard.router import router as leaderboard_router
 from myapi.maintenance.middleware import MaintenanceModeMiddleware
 from myapi.maintenance.router import router as maintenance_router
 from myapi.notifications.router import router as notifications_router
+from myapi.playerui.router import router as player_ui_router
 from myapi.points.router import router as points_router
 from myapi.predictions.router import router as predictions_router
 from myapi.push.router import preferences_router as push_preferences_router
@@ -83,7 +85,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         description=API_DESCRIPTION,
         lifespan=lifespan,
         responses=COMMON_ERROR_RESPONSES,
+        # /docs and /redoc with the app's own assets (myapi.apidocs), not FastAPI's CDN pages.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        generate_unique_id_function=operation_id,
     )
+    install_api_docs(app)
     app.state.container = container
     app.state.metrics = Metrics(
         container.engine(), container.rate_limit_engine(), outbox_lag=container.outbox_relay().lag
@@ -143,6 +151,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(dashboard_router)
     app.include_router(admin_ops_router)
     app.include_router(admin_ui_router)  # static console files (public; data via /admin)
+    app.include_router(player_ui_router)  # the player web page at / (public; data via /v1)
     app.include_router(audit_router)
     app.include_router(maintenance_router)
     app.include_router(internal_router)

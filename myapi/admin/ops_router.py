@@ -33,6 +33,9 @@ RunId = Annotated[int, Path(ge=1, le=2**63 - 1)]
     summary="Queue the EOD fetch of every trading day of a range that still lacks closes (resumable)",
 )
 def eod_backfill(body: BackfillIn, admin: AdminDep, jobs: JobsDep) -> Envelope[BackfillOut]:
+    """Queues the EOD fetch of every trading day of a range that still lacks closes (202). Resumable:
+    running it again queues only the days still missing; follow it with
+    `GET /admin/eod/backfill/{backfill_id}`."""
     result = jobs.backfill_eod(body.first, body.last, actor=f"user:{admin.id}")
     return ok(BackfillOut.of(result))
 
@@ -41,12 +44,16 @@ def eod_backfill(body: BackfillIn, admin: AdminDep, jobs: JobsDep) -> Envelope[B
 def eod_backfill_progress(
     backfill_id: RunId, service: EodBackfillServiceDep
 ) -> Envelope[BackfillProgressOut]:
+    """The progress of an EOD backfill, day by day, from the job runs it started: which days are done,
+    failed or still waiting."""
     return ok(BackfillProgressOut.of(service.progress(backfill_id)))
 
 
 # --- queues and their DLQs ------------------------------------------------------------
 @router.get("/queues", summary="Every queue and its DLQ with their depths")
 def queues(service: QueueServiceDep) -> Envelope[list[QueueStatusOut]]:
+    """Every queue the system uses and its dead-letter queue, each with its messages visible, in
+    flight and delayed (and whether it exists at all)."""
     return ok([QueueStatusOut.of(s) for s in service.overview()])
 
 
@@ -54,6 +61,8 @@ def queues(service: QueueServiceDep) -> Envelope[list[QueueStatusOut]]:
 def dlq_peek(
     key: QueueKeyPath, service: QueueServiceDep, limit: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> Envelope[list[DeadLetterOut]]:
+    """Shows up to `limit` dead letters of a queue with their bodies, attributes and receive counts,
+    leaving them where they are (each look counts as one more receive)."""
     return ok([DeadLetterOut.of(m) for m in service.peek(service.key_for(key), limit)])
 
 
@@ -61,6 +70,8 @@ def dlq_peek(
     "/queues/{key}/dlq/redrive", summary="Move dead letters back to their queue (per-message result)"
 )
 def dlq_redrive(key: QueueKeyPath, body: RedriveIn, service: QueueServiceDep) -> Envelope[RedriveOut]:
+    """Moves dead letters back to their queue for another try: some by message id, or up to `limit`;
+    answers the result per message."""
     queue_key = service.key_for(key)
     outcomes = service.redrive(queue_key, body.limit, body.message_ids)
     source, dlq = service.names(queue_key)
@@ -89,6 +100,8 @@ def user_search(
         Literal["contains", "prefix"], Query(description="contains (default) or prefix")
     ] = "contains",
 ) -> Envelope[list[AdminUserOut]]:
+    """Searches users by part of their email or nickname (case-insensitive; `match=prefix` for
+    prefixes), with their role and account state; paginated, `meta.total`."""
     profiles, total = users.search(q, match, page.limit, page.offset)
     return ok([AdminUserOut.of(p) for p in profiles], total=total, limit=page.limit, offset=page.offset)
 
@@ -100,6 +113,9 @@ def user_search(
 def user_suspend(
     user_id: UserId, body: SuspensionIn, admin: AdminDep, users: UserServiceDep
 ) -> Envelope[SuspensionOut]:
+    """Suspends a player's account with a reason (audited): every token stops working at once and
+    signing in is refused (`AUTH_005`) until an operator reactivates it. An operator cannot suspend
+    their own account (`USER_002`)."""
     return ok(SuspensionOut.of(users.suspend(admin.id, user_id, body.reason)))
 
 
@@ -107,4 +123,5 @@ def user_suspend(
 def user_reactivate(
     user_id: UserId, body: SuspensionIn, admin: AdminDep, users: UserServiceDep
 ) -> Envelope[SuspensionOut]:
+    """Lifts an account's suspension, with a reason (audited): the player can sign in again."""
     return ok(SuspensionOut.of(users.reactivate(admin.id, user_id, body.reason)))

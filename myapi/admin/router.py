@@ -44,11 +44,15 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(requir
 
 @router.get("/users/{user_id}", summary="Look up a user with their points balance")
 def get_user(user_id: int, users: UserServiceDep) -> Envelope[MeOut]:
+    """Looks up one user by id with their profile, role, account state and points balance (`USER_404`
+    for none)."""
     return ok(profile_out(users.profile(user_id)))
 
 
 @router.patch("/users/{user_id}/role", summary="Grant or revoke ADMIN (audited)")
 def set_role(user_id: int, body: RoleUpdate, admin: AdminDep, users: UserServiceDep) -> Envelope[MeOut]:
+    """Grants or revokes the ADMIN role of a user, with the reason kept in the audit log; the change
+    takes effect at the user's next request (the role is read from the database)."""
     return ok(profile_out(users.set_role(admin.id, user_id, body.role, body.reason)))
 
 
@@ -56,6 +60,9 @@ def set_role(user_id: int, body: RoleUpdate, admin: AdminDep, users: UserService
 def universe_upsert(
     body: UniverseUpsertIn, admin: AdminDep, universe: UniverseServiceDep
 ) -> Envelope[UniverseUpsertOut]:
+    """Replaces the universe of a trading day (default: the current one) atomically with the symbols
+    given, in order (default: the built-in list): added, kept or removed; answers the counts and
+    the symbols still without a baseline (audited)."""
     result = universe.upsert(body.trading_day, body.symbols, actor=f"user:{admin.id}", actor_user_id=admin.id)
     return ok(result)
 
@@ -73,6 +80,11 @@ def adjust_points(
     service: AdminServiceDep,
     idem: IdempotentDep,
 ) -> Envelope[AdjustOut] | JSONResponse:
+    """Adds points to or takes points from a player's balance, with a reason (audited; ledger reference
+    `ADMIN:{audit_id}`). A debit never takes the balance below the points held by redemptions in
+    flight (`POINT_001`). A retry with the same Idempotency-Key replays the first answer and changes
+    the balance once."""
+
     def produce() -> Envelope[AdjustOut]:
         audit_id, result = service.adjust_points(
             admin_id=admin.id, user_id=user_id, delta=body.delta, reason=body.reason
@@ -93,11 +105,17 @@ def adjust_points(
 def integrity(
     service: AdminServiceDep, limit: int = Query(default=20, ge=1, le=200)
 ) -> Envelope[IntegrityOut]:
+    """Runs every invariant of the ledger and the game (balances match the ledger, holds fit the
+    balances, settled days have no pending prediction, points won match the ledger, reward
+    stock and redemptions add up) and answers each check as pass or fail with up to `limit`
+    offending rows."""
     return ok(IntegrityOut.model_validate(service.integrity(limit)))
 
 
 @router.get("/settlement/{trading_day}", summary="Settlement summary: counts, points, VOID reasons")
 def settlement_summary(trading_day: date, queries: SettlementQueriesDep) -> Envelope[SettlementSummaryOut]:
+    """A settled day for operators: prediction counts by status, points issued, VOID reasons and the
+    symbols by outcome."""
     row, summary = queries.summary(trading_day)
     return ok(SettlementSummaryOut(trading_day=trading_day, settled_at=row.settled_at, **summary))
 
@@ -108,6 +126,8 @@ def job_runs(
     job: str | None = Query(default=None, max_length=64),
     limit: int = Query(default=50, ge=1, le=500),
 ) -> Envelope[list[JobRunOut]]:
+    """The latest batch job runs, newest first, optionally of one job: status, trading day, timing and
+    details, as the scheduler and the workers recorded them."""
     return ok([JobRunOut.model_validate(r) for r in service.job_runs(limit, job)])
 
 
@@ -116,6 +136,8 @@ def job_runs(
     summary="Close a day for predictions before its scheduled cutoff (reason required; audited)",
 )
 def early_cutoff(trading_day: date, body: EarlyCutoffIn, admin: AdminDep, jobs: JobsDep) -> Envelope[JobOut]:
+    """Closes a trading day for predictions now, before its scheduled cutoff (a market emergency), with
+    the reason kept in the audit log; the day then settles as usual."""
     result = jobs.early_cutoff(trading_day, reason=body.reason, actor=f"user:{admin.id}")
     return ok(JobOut.model_validate(result))
 
@@ -126,6 +148,8 @@ RedemptionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 @router.get("/rewards/inventory", summary="Every reward SKU with stock, reserved, issued and available")
 def reward_inventory(service: RewardServiceDep) -> Envelope[list[InventoryItemOut]]:
+    """Every reward SKU, active or not, with its stock, reserved, issued and available counts, cost,
+    and vendor."""
     return ok([InventoryItemOut.of(item) for item in service.items()])
 
 
@@ -133,6 +157,8 @@ def reward_inventory(service: RewardServiceDep) -> Envelope[list[InventoryItemOu
 def reward_upsert(
     body: InventoryUpsertIn, admin: AdminDep, service: RewardServiceDep
 ) -> Envelope[InventoryItemOut]:
+    """Creates a reward SKU or changes one: title, cost in points, stock, vendor and whether it is
+    active (audited). Stock cannot go below what is already reserved and issued."""
     item = service.upsert_item(
         sku=body.sku, title=body.title, cost_points=body.cost_points, stock=body.stock,
         vendor=body.vendor, is_active=body.is_active, admin_id=admin.id,
@@ -147,6 +173,8 @@ def reward_upsert(
 def reward_deactivate(
     sku: Annotated[Sku, Path()], body: ReasonIn, admin: AdminDep, service: RewardServiceDep
 ) -> Envelope[InventoryItemOut]:
+    """Stops new redemptions of a SKU, with a reason (audited); redemptions already in flight finish,
+    those that have not reserved stock yet fail."""
     return ok(InventoryItemOut.of(service.deactivate(sku, reason=body.reason, admin_id=admin.id)))
 
 
@@ -168,6 +196,8 @@ def reward_redemptions(
         Query(description="ORPHANED: a code the vendor issued after the redemption was compensated"),
     ] = None,
 ) -> Envelope[list[AdminRedemptionOut]]:
+    """Every player's redemptions, newest first, filtered by status, player, SKU, creation time or the
+    saga's vendor state; paginated, `meta.total`. The codes are never shown here."""
     where = RedemptionFilter(status, user_id, sku, created_from, created_to, vendor_state)
     views, total = service.redemptions(where, page.limit, page.offset)
     return ok([AdminRedemptionOut.of(v) for v in views], total=total, limit=page.limit, offset=page.offset)
@@ -181,6 +211,8 @@ def reward_redemptions(
 def reward_retry(
     redemption_id: RedemptionId, body: ReasonIn, admin: AdminDep, service: RewardServiceDep
 ) -> Envelope[AdminRedemptionOut]:
+    """Retries a FAILED redemption as a new one at the original cost, through the whole saga (202; the
+    monthly cap does not apply), with a reason (audited)."""
     return ok(AdminRedemptionOut.of(service.retry(redemption_id, reason=body.reason, admin_id=admin.id)))
 
 
@@ -193,5 +225,9 @@ def reward_retry(
 def reward_refund(
     redemption_id: RedemptionId, body: RefundIn, admin: AdminDep, saga: RewardSagaDep
 ) -> Envelope[AdminRedemptionOut]:
+    """Ends a stuck redemption by hand, with a reason (audited): the vendor is asked first, and an
+    order it issued is completed instead. Refused while a vendor call is in flight; an open answer
+    (PENDING, no answer) needs `force`. Otherwise the redemption FAILS and the stock and points go
+    back."""
     view = saga.refund(redemption_id, reason=body.reason, admin_id=admin.id, force=body.force)
     return ok(AdminRedemptionOut.of(view))

@@ -9,36 +9,18 @@ player who opens the page sees "Administrator role required" and nothing else.
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import RedirectResponse
 
-from myapi.adminui.assets import (
-    ASSET_CACHE_CONTROL,
-    INDEX_CACHE_CONTROL,
-    SECURITY_HEADERS,
-    UI_PATH,
-    SignInOptions,
-    StaticFile,
-    load_bundle,
-)
+from myapi.adminui.assets import STATIC_DIR, UI_PATH, SignInOptions
 from myapi.core.deps import ContainerDep
 from myapi.core.errors import NotFoundError
+from myapi.core.webassets import ASSET_CACHE_CONTROL, INDEX_CACHE_CONTROL, IfNoneMatch, load_bundle, serve
 
 router = APIRouter(prefix="/admin/ui", tags=["admin-ui"], include_in_schema=False)
 
 # Read once, when the app is built: a missing or unknown file fails start-up.
-BUNDLE = load_bundle()
-
-IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match")]
-
-
-def _serve(file: StaticFile, cache_control: str, if_none_match: str | None) -> Response:
-    headers = {**SECURITY_HEADERS, "Cache-Control": cache_control, "ETag": file.etag}
-    if file.matches(if_none_match):
-        return Response(status_code=304, headers=headers)
-    return Response(file.body, media_type=file.content_type, headers=headers)
+BUNDLE = load_bundle(STATIC_DIR)
 
 
 @router.get("", summary="The console lives at /admin/ui/")
@@ -48,8 +30,8 @@ def console_redirect() -> RedirectResponse:
 
 @router.get("/", summary="The console's page (static; its data comes from the /admin API)")
 def console_page(container: ContainerDep, if_none_match: IfNoneMatch = None) -> Response:
-    page = BUNDLE.index(SignInOptions.of(container.settings()))
-    return _serve(page, INDEX_CACHE_CONTROL, if_none_match)
+    page = BUNDLE.page({"SIGN_IN": SignInOptions.of(container.settings()).as_json()})
+    return serve(page, INDEX_CACHE_CONTROL, if_none_match)
 
 
 @router.get("/assets/{build}/{path:path}", summary="A script, style sheet or icon of one build")
@@ -57,4 +39,4 @@ def console_asset(build: str, path: str, if_none_match: IfNoneMatch = None) -> R
     file = BUNDLE.asset(build, path)
     if file is None:
         raise NotFoundError("No such console asset")
-    return _serve(file, ASSET_CACHE_CONTROL, if_none_match)
+    return serve(file, ASSET_CACHE_CONTROL, if_none_match)

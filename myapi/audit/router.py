@@ -37,5 +37,8 @@ def audit_log(
         AwareDatetime | None, Query(alias="to", description="exclusive; ISO-8601 with an offset")
     ] = None,
 ) -> Envelope[list[AuditEntryOut]]:
+    """The audit log, newest first: every /admin and /internal write (who, what, on which target, the
+    request and its answer, refusals included) and the domain changes recorded with it. Filtered by
+    actor, action, target and time; paginated, `meta.total`."""
     rows, total = service.search(AuditFilter(actor, action, target, at_from, at_to), page.limit, page.offset)
     return page_of(AuditEntryOut, rows, total, page)

@@ -36,6 +36,20 @@ AUTH_ERRORS: dict[int | str, dict[str, object]] = {
     },
     502: {"model": ErrorEnvelope, "description": "OAUTH_003 provider error or timeout"},
 }
+# Signing in to an account that may not sign in (public routes: no guard answers these).
+REFUSED_ACCOUNT: dict[int | str, dict[str, object]] = {
+    403: {
+        "model": ErrorEnvelope,
+        "description": "AUTH_004 the account is deactivated, AUTH_005 the account is suspended",
+    },
+}
+REFRESH_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {
+        "model": ErrorEnvelope,
+        "description": "AUTH_002 refresh token invalid, expired, revoked, or reused (reuse revokes the "
+        "whole family)",
+    },
+}
 
 
 def _login_out(result: LoginResult) -> LoginOut:
@@ -62,23 +76,30 @@ def authorize(
     service: AuthServiceDep,
     redirect_uri: Annotated[str, Query(min_length=1, max_length=2048)],
 ) -> RedirectResponse:
+    """Starts a sign-in with Google or Kakao: answers 302 to the provider's consent page with a
+    one-time state and a PKCE S256 challenge. `redirect_uri` must be on the deployment's allow-list
+    (`OAUTH_004` otherwise); the provider sends the browser back there with a code."""
     url = service.start_authorization(provider.key, redirect_uri)
     return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
 
 @router.post(
     "/oauth/callback",
-    responses=AUTH_ERRORS,
+    responses={**AUTH_ERRORS, **REFUSED_ACCOUNT},
     summary="Finish the OAuth flow (app clients): exchange the code, log in",
 )
 def oauth_callback(body: OAuthCallbackIn, service: AuthServiceDep) -> Envelope[LoginOut]:
+    """Finishes a sign-in for app clients: exchanges the provider's code (with the state and the
+    redirect_uri the flow started with) and answers the token pair, my profile, whether the account
+    is new and the signup bonus of a first login. A suspended or deactivated account is refused with
+    403."""
     result = service.complete_authorization(body.provider.key, body.code, body.state, body.redirect_uri)
     return ok(_login_out(result))
 
 
 @router.get(
     "/oauth/{provider}/callback",
-    responses=AUTH_ERRORS,
+    responses={**AUTH_ERRORS, **REFUSED_ACCOUNT},
     summary="Finish the OAuth flow (browser redirect target)",
 )
 def oauth_browser_callback(
@@ -88,6 +109,8 @@ def oauth_browser_callback(
     code: Annotated[str | None, Query(max_length=2048)] = None,
     error: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Envelope[LoginOut]:
+    """Finishes a sign-in for browsers: the provider redirects here with `code` and `state`; the answer
+    is the same as the app clients' callback. A declined consent (no code) is `OAUTH_001`."""
     if error or not code:
         # The user declined, or the provider sent no code.
         raise OAuthCodeError("The provider returned no authorization code", details={"error": error})
@@ -95,8 +118,13 @@ def oauth_browser_callback(
     return ok(_login_out(result))
 
 
-@router.post("/token/refresh", summary="Rotate a refresh token for a new token pair")
+@router.post(
+    "/token/refresh", responses=REFRESH_ERRORS, summary="Rotate a refresh token for a new token pair"
+)
 def refresh(body: RefreshIn, service: AuthServiceDep) -> Envelope[TokensOut]:
+    """Rotates a refresh token: the presented one is retired and a new access and refresh token pair is
+    issued in the same family. A token that was already used means it leaked: the whole family is
+    revoked and the call is refused with 401 `AUTH_002`."""
     _user, tokens = service.refresh(body.refresh_token)
     return ok(
         TokensOut(
@@ -109,15 +137,22 @@ def refresh(body: RefreshIn, service: AuthServiceDep) -> Envelope[TokensOut]:
 
 @router.post("/logout", summary="Revoke the refresh-token family of this login")
 def logout(body: RefreshIn, user: CurrentUserDep, service: AuthServiceDep) -> Envelope[LogoutOut]:
+    """Signs out one login: revokes the refresh-token family of the given refresh token (if it is mine)
+    and answers how many tokens were revoked. Logging out twice is harmless. The access token stays
+    valid until it expires."""
     revoked = service.logout(user.id, body.refresh_token)
     return ok(LogoutOut(revoked=revoked))
 
 
 @dev_router.post(
     "/dev-login",
+    responses=REFUSED_ACCOUNT,
     summary="Development only: tokens for an email without a provider (absent in production)",
 )
 def dev_login(body: DevLoginIn, service: AuthServiceDep) -> Envelope[LoginOut]:
+    """Development and test sign-in without a provider: tokens for an email address (the account is
+    created on first use), optionally with a nickname or a role so operator flows can be tried
+    locally. The route does not exist in production."""
     result = service.dev_login(str(body.email), body.nickname, body.role)
     return ok(_login_out(result))
 
@@ -127,4 +162,6 @@ def dev_login(body: DevLoginIn, service: AuthServiceDep) -> Envelope[LoginOut]:
     summary="Public keys that verify access tokens (RFC 7517; not wrapped in the envelope)",
 )
 def jwks(container: ContainerDep) -> dict[str, list[dict[str, str]]]:
+    """The public keys that verify the API's RS256 access tokens, as an RFC 7517 key set (not wrapped
+    in the envelope). Other services can verify a player's token with them."""
     return container.key_ring().jwks()

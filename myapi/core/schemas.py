@@ -43,12 +43,12 @@ def ok(data: T, **meta: Any) -> Envelope[T]:
     return Envelope[T](data=data, meta={"request_id": current_request_id(), **meta})
 
 
-# Error responses every route may return, for the OpenAPI document.
+# Error responses every route may return, for the OpenAPI document. A 429 only where the
+# rate limit applies, and 401/403 where a guard does: myapi.apidocs derives those.
 COMMON_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorEnvelope, "description": description}
     for code, description in (
-        (422, "Validation failed (details list each field)"),
-        (429, "Rate limited"),
-        (500, "Internal error (no internals disclosed)"),
+        (422, "SYS_422 validation failed (details list each field)"),
+        (500, "SYS_500 internal error (no internals disclosed)"),
     )
 }

@@ -17,4 +17,7 @@ router = APIRouter(prefix="/v1/session", tags=["game"], dependencies=[Depends(ra
     summary="Today's session (on a weekend or holiday: the next trading day's)",
 )
 def today(service: SessionServiceDep) -> Envelope[SessionOut]:
+    """The game session a player acts in now: its trading day, phase, open, cutoff and market times in
+    KST, whether predictions are accepted now, and the server's time and clock speed to count down
+    from. On a weekend or holiday, the next trading day's session."""
     return ok(SessionOut(**service.view().__dict__))

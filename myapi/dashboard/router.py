@@ -27,4 +27,8 @@ def dashboard(
         date | None, Query(alias="to", description="last day (inclusive); default today's trading day")
     ] = None,
 ) -> Envelope[DashboardOut]:
+    """The operators' dashboard over a range of days (at most 366, the last 7 by default): totals and
+    a daily series of active players, predictions, win and VOID rates and points, redemptions
+    by status, the most predicted symbols, the queue and dead-letter depths, the outbox lag and
+    the last run of every job."""
     return ok(service.dashboard(date_from, date_to))

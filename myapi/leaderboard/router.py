@@ -28,6 +28,9 @@ def leaderboard(
     period: PeriodQuery = "week",
     at: AtQuery = None,
 ) -> Envelope[list[LeaderRowOut]]:
+    """The players of a period (week, month or all time; `at` picks which) ranked by the points their
+    predictions won, then wins, best first, by nickname. Paginated with `limit` and `offset`;
+    `meta.total` and `meta.period_start`."""
     start, rows, total = service.top(period, at, page.limit, page.offset)
     items = [
         LeaderRowOut(
@@ -49,6 +52,8 @@ def leaderboard(
 def mine(
     user: CurrentUserDep, service: LeaderboardServiceDep, period: PeriodQuery = "week", at: AtQuery = None
 ) -> Envelope[MyStandingOut]:
+    """My standing in a period: whether I am ranked, my rank, points, wins and predictions, my
+    percentile (the share of ranked players at or below me) and how many players are ranked."""
     standing = service.mine(period, at, user.id)
     entry = standing.entry
     return ok(

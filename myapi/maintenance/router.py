@@ -14,6 +14,7 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(requir
 
 @router.get("/maintenance", summary="Whether maintenance mode is on")
 def maintenance_state(mode: MaintenanceModeDep) -> Envelope[MaintenanceOut]:
+    """Whether maintenance mode is on, with its message, Retry-After and who changed it when."""
     return ok(MaintenanceOut.model_validate(mode.state()))
 
 
@@ -24,6 +25,9 @@ def maintenance_state(mode: MaintenanceModeDep) -> Envelope[MaintenanceOut]:
 def set_maintenance(
     body: MaintenanceIn, admin: AdminDep, mode: MaintenanceModeDep
 ) -> Envelope[MaintenanceOut]:
+    """Turns maintenance mode on or off (audited). While on, every player write under /v1 except
+    sign-in and token refresh answers 503 `MAINT_001` with Retry-After; reads, /admin, /internal and
+    the workers carry on."""
     state = mode.set(
         enabled=body.enabled, message=body.message, retry_after_s=body.retry_after_s, actor=f"user:{admin.id}"
     )

@@ -28,6 +28,9 @@ def inbox(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     unread_only: bool = False,
 ) -> Envelope[list[NotificationOut]]:
+    """My notifications, newest first: settlement results, streaks, calendar notices and reward
+    outcomes. Cursor paging: pass `meta.next_cursor` as `cursor` for the next page (null on the
+    last); `meta.unread` counts the unread ones."""
     page = service.inbox(user.id, cursor=cursor, limit=limit, unread_only=unread_only)
     items = [NotificationOut.model_validate(n) for n in page.items]
     return ok(items, next_cursor=page.next_cursor, unread=page.unread, limit=limit)
@@ -35,6 +38,7 @@ def inbox(
 
 @router.get("/unread-count", summary="How many of my notifications are unread")
 def unread_count(user: CurrentUserDep, service: NotificationServiceDep) -> Envelope[UnreadOut]:
+    """How many of my notifications are unread (for a badge)."""
     return ok(UnreadOut(unread=service.unread_count(user.id)))
 
 
@@ -46,9 +50,12 @@ def unread_count(user: CurrentUserDep, service: NotificationServiceDep) -> Envel
 def mark_read(
     notification_id: NotificationId, user: CurrentUserDep, service: NotificationServiceDep
 ) -> Envelope[NotificationOut]:
+    """Marks one of my notifications read and answers it; marking it again changes nothing. Another
+    player's notification is `NOTIF_404`."""
     return ok(NotificationOut.model_validate(service.mark_read(user.id, notification_id)))
 
 
 @router.post("/read-all", summary="Mark all my notifications read")
 def mark_all_read(user: CurrentUserDep, service: NotificationServiceDep) -> Envelope[MarkedOut]:
+    """Marks all my unread notifications read and answers how many were."""
     return ok(MarkedOut(marked=service.mark_all_read(user.id)))

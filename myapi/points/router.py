@@ -16,6 +16,8 @@ router = APIRouter(prefix="/v1/points", tags=["points"], dependencies=[Depends(r
 
 @router.get("/balance", summary="My points balance, the points held by redemptions in flight, and the rest")
 def balance(user: CurrentUserDep, ledger: PointsLedgerDep) -> Envelope[BalanceOut]:
+    """My points: the balance, the points held by redemptions in flight, and those available to spend
+    (balance minus held)."""
     points = ledger.available(user.id)
     return ok(
         BalanceOut(user_id=user.id, balance=points.balance, held=points.held, available=points.available)
@@ -24,5 +26,7 @@ def balance(user: CurrentUserDep, ledger: PointsLedgerDep) -> Envelope[BalanceOu
 
 @router.get("/ledger", summary="My ledger entries, newest first (meta.total)")
 def ledger(user: CurrentUserDep, ledger: PointsLedgerDep, page: PageDep) -> Envelope[list[LedgerEntryOut]]:
+    """My points ledger, newest first: every credit and debit with its reason, reference and the
+    balance after it; paginated with `limit` and `offset`, `meta.total` counts them all."""
     rows, total = ledger.ledger(user.id, page.limit, page.offset)
     return page_of(LedgerEntryOut, rows, total, page)

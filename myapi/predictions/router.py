@@ -58,6 +58,10 @@ def submit(
     service: PredictionServiceDep,
     idem: IdempotentDep,
 ) -> Envelope[AcceptedOut] | JSONResponse:
+    """Predicts whether a symbol of today's universe closes above (UP) or below (DOWN) its baseline of
+    this moment. Costs one slot; answers 202 with the prediction and the slots left. With no slot
+    free, `PRED_003` says when the cooldown gives one back (`details.cooldown_until`). Settled after
+    the close: a correct prediction wins points."""
     return idem.run(
         user.id, 202, lambda: ok(AcceptedOut(**service.submit(user.id, symbol, body.choice).__dict__))
     )
@@ -76,6 +80,9 @@ def change(
     service: PredictionServiceDep,
     idem: IdempotentDep,
 ) -> Envelope[PredictionOut] | JSONResponse:
+    """Changes my prediction of a symbol to the other side while the session accepts predictions. Costs
+    no slot; the prediction takes the symbol's current baseline (the price of the moment of the
+    change)."""
     return idem.run(
         user.id, 200, lambda: ok(PredictionOut.model_validate(service.change(user.id, symbol, body.choice)))
     )
@@ -93,6 +100,9 @@ def cancel(
     service: PredictionServiceDep,
     idem: IdempotentDep,
 ) -> Envelope[CancelledOut] | JSONResponse:
+    """Cancels my prediction of a symbol while the session accepts predictions: its slot is refunded
+    and the symbol can be predicted again."""
+
     def produce() -> Envelope[CancelledOut]:
         remaining = service.cancel(user.id, symbol)
         return ok(CancelledOut(symbol=symbol, cancelled=True, remaining_slots=remaining))
@@ -106,6 +116,8 @@ def mine(
     service: PredictionServiceDep,
     trading_day: Annotated[date | None, Query()] = None,
 ) -> Envelope[MyDayOut]:
+    """My predictions of one trading day (default: today's): choice, baseline, status and, once
+    settled, the points won or the VOID reason."""
     day, rows = service.mine(user.id, trading_day)
     return ok(MyDayOut(trading_day=day, predictions=[PredictionOut.model_validate(r) for r in rows]))
 
@@ -117,10 +129,14 @@ def history(
     page: PageDep,
     status: Annotated[PredictionStatus | None, Query()] = None,
 ) -> Envelope[list[PredictionOut]]:
+    """All my predictions, newest first, optionally of one status; paginated with `limit` and `offset`,
+    `meta.total` counts them all."""
     rows, total = service.history(user.id, page.limit, page.offset, status)
     return page_of(PredictionOut, rows, total, page)
 
 
 @router.get("/stats", summary="My totals, win rate and streaks")
 def stats(user: CurrentUserDep, service: PredictionServiceDep) -> Envelope[StatsOut]:
+    """My record: totals by outcome, win rate, current and best streak of correct predictions (VOID
+    skipped), points won, the same per symbol, and the badges earned."""
     return ok(service.stats(user.id))

@@ -30,6 +30,9 @@ REDEEM_ERRORS: dict[int | str, dict[str, object]] = {
 }
 MINE_ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorEnvelope, "description": "REWARD_404 no such redemption of mine"},
+}
+CANCEL_ERRORS: dict[int | str, dict[str, object]] = {
+    **MINE_ERRORS,
     409: {
         "model": ErrorEnvelope,
         "description": "REWARD_004 not cancellable (the vendor was asked, or final)",
@@ -39,6 +42,8 @@ MINE_ERRORS: dict[int | str, dict[str, object]] = {
 
 @router.get("/catalog", summary="Active rewards with their cost and available stock (public)")
 def catalog(service: RewardServiceDep) -> Envelope[list[CatalogItemOut]]:
+    """The active rewards, cheapest first: SKU, title, cost in points and the stock still available.
+    Public: no token needed."""
     return ok([CatalogItemOut.of(item) for item in service.catalog()])
 
 
@@ -52,6 +57,11 @@ def catalog(service: RewardServiceDep) -> Envelope[list[CatalogItemOut]]:
 def redeem(
     body: RedeemIn, user: CurrentUserDep, service: RewardServiceDep, idem: IdempotentDep
 ) -> Envelope[RedeemAcceptedOut] | JSONResponse:
+    """Redeems my points for a reward: answers 202 with the redemption in status REQUESTED; the saga
+    then holds the points, reserves the stock and asks the vendor for the code (follow it with
+    `GET /v1/rewards/redemptions/{redemption_id}`). Refused for too few points, no stock, the
+    monthly cap or an unknown SKU."""
+
     def produce() -> Envelope[RedeemAcceptedOut]:
         view = service.redeem(user.id, body.sku)
         return ok(RedeemAcceptedOut(redemption_id=view.redemption.id, status=view.redemption.status))
@@ -63,6 +73,8 @@ def redeem(
 def redemptions(
     user: CurrentUserDep, service: RewardServiceDep, page: PageDep
 ) -> Envelope[list[RedemptionOut]]:
+    """My redemptions, newest first, with status, cost, the code once ISSUED and why one failed;
+    paginated with `limit` and `offset`, `meta.total` counts them all."""
     views, total = service.mine(user.id, page.limit, page.offset)
     return ok([RedemptionOut.of(v) for v in views], total=total, limit=page.limit, offset=page.offset)
 
@@ -71,16 +83,21 @@ def redemptions(
 def redemption(
     redemption_id: RedemptionId, user: CurrentUserDep, service: RewardServiceDep
 ) -> Envelope[RedemptionOut]:
+    """One of my redemptions with its live status (and its code once ISSUED); another player's is
+    `REWARD_404`, as if it did not exist."""
     return ok(RedemptionOut.of(service.get_mine(user.id, redemption_id)))
 
 
 @router.post(
     "/redemptions/{redemption_id}/cancel",
     response_model=Envelope[RedemptionOut],
-    responses=MINE_ERRORS,
+    responses=CANCEL_ERRORS,
     summary="Cancel my redemption before the vendor is asked for the code (points and stock back)",
 )
 def cancel(
     redemption_id: RedemptionId, user: CurrentUserDep, service: RewardServiceDep, idem: IdempotentDep
 ) -> Envelope[RedemptionOut] | JSONResponse:
+    """Cancels my redemption before the vendor is asked for the code: CANCELLED, with the points and
+    the stock back at once. Once the vendor was asked (or the redemption is final) it is
+    `REWARD_004`."""
     return idem.run(user.id, 200, lambda: ok(RedemptionOut.of(service.cancel(user.id, redemption_id))))

@@ -43,6 +43,9 @@ crowd_router = APIRouter(prefix="/v1/crowd", tags=["game"], dependencies=[Depend
 def day_settlement(
     trading_day: date, queries: SettlementQueriesDep, crowd: CrowdServiceDep
 ) -> Envelope[DaySettlementOut]:
+    """A settled day per symbol: the outcome (close against the previous close, for display), the close
+    and previous close, the vendor revision, any VOID reason and what the crowd predicted. Public. A
+    player's own result is in `GET /v1/predictions/me`."""
     row, symbols = queries.day(trading_day)
     counts = crowd.for_days(trading_day, trading_day).get(trading_day, {})
     return ok(
@@ -61,6 +64,8 @@ def results(
     date_from: Annotated[date, Query(alias="from")],
     date_to: Annotated[date, Query(alias="to")],
 ) -> Envelope[list[DaySettlementOut]]:
+    """The settled days of a range (`from` to `to`, at most 31 days), newest first, each as
+    `GET /v1/settlements/{trading_day}` shows it. Public."""
     settled = queries.settled_between(date_from, date_to)  # SYS_422 for a bad range
     counts = crowd.for_days(date_from, date_to)
     days = [
@@ -78,6 +83,9 @@ def results(
     "/{trading_day}", summary="What the crowd predicted per symbol (hidden while predictions are open)"
 )
 def day_crowd(trading_day: date, crowd: CrowdServiceDep) -> Envelope[DayCrowdOut]:
+    """What the players predicted per symbol on a day: UP and DOWN counts, participants, the UP share
+    and, once settled, the share that was right. Hidden (`visible: false`) until the day's cutoff
+    has run, so nobody follows the herd. Public."""
     visible = crowd.visible(trading_day)
     rows = crowd.for_days(trading_day, trading_day).get(trading_day, {}) if visible else {}
     symbols = []
@@ -110,6 +118,9 @@ SETTLE_ERRORS: dict[int | str, dict[str, object]] = {
     summary="Settle or re-settle a day now: the scheduler's settlement job (idempotent; audited)",
 )
 def settlement_run(trading_day: date, admin: AdminDep, jobs: JobsDep) -> Envelope[JobOut]:
+    """Settles a day now, or settles it again after a price revision: the scheduler's settlement job,
+    run for an operator (audited). Refused while the day still accepts predictions or before its
+    close plus the settlement delay."""
     return ok(JobOut.model_validate(jobs.settle(trading_day, actor=f"user:{admin.id}")))
 
 
@@ -121,6 +132,9 @@ def settlement_run(trading_day: date, admin: AdminDep, jobs: JobsDep) -> Envelop
 def symbol_day_void(
     trading_day: date, symbol: SymbolPath, body: SymbolDayVoidIn, admin: AdminDep, jobs: JobsDep
 ) -> Envelope[JobOut]:
+    """VOIDs one symbol of a settled day (a halt, bad data or a corporate action): its predictions
+    become VOID and points they won are taken back, writing off a shortfall only when asked to
+    (audited)."""
     result = jobs.void_symbol_day(
         trading_day, symbol, reason=body.reason, note=body.note, actor=f"user:{admin.id}",
         write_off_shortfall=body.write_off_shortfall,
@@ -138,6 +152,9 @@ def corporate_actions(
     status: ReviewStatus | None = None,
     trading_day: date | None = None,
 ) -> Envelope[list[SymbolDayReviewOut]]:
+    """The symbol-days held for review because their close looks like a corporate action (a split, a
+    dividend), and those already decided or VOIDed, newest day first; filtered by status or day,
+    paginated."""
     rows, total = queries.reviews(status, trading_day, page.limit, page.offset)
     items = [
         SymbolDayReviewOut.model_validate(review).model_copy(update={"predictions": counts})
@@ -154,6 +171,8 @@ def corporate_actions(
 def corporate_action_decide(
     trading_day: date, symbol: SymbolPath, body: SymbolDayDecisionIn, admin: AdminDep, jobs: JobsDep
 ) -> Envelope[JobOut]:
+    """Decides a held symbol-day: SETTLE it on the stored close, or VOID it. Deciding it the same way
+    again changes nothing; the other way is `CORP_001` (audited)."""
     result = jobs.decide_symbol_day(
         trading_day, symbol, decision=body.decision, note=body.reason, actor=f"user:{admin.id}",
         write_off_shortfall=body.write_off_shortfall,

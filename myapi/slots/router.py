@@ -20,6 +20,9 @@ dev_router = APIRouter(prefix="/v1/ads", tags=["slots"], dependencies=[Depends(r
 
 @router.get("/status", summary="My slots today: base, used, ad unlocks, cooldown, available")
 def status(user: CurrentUserDep, service: SlotServiceDep) -> Envelope[SlotStatusOut]:
+    """My prediction slots today: the base slots, those used, ad unlocks used and allowed, cooldown
+    recoveries, capacity, available, when the running cooldown gives the next one back, and whether
+    an ad can unlock one now."""
     return ok(service.status(user.id))
 
 
@@ -41,6 +44,10 @@ def unlock(
     service: SlotServiceDep,
     idem: IdempotentDep,
 ) -> Envelope[SlotStatusOut] | JSONResponse:
+    """Unlocks one more prediction slot with the signed receipt the ad network's server issued for a
+    watched ad. The receipt must be mine, fresh and unused, and the session must accept predictions;
+    a refused receipt records nothing. Answers my slot status."""
+
     def produce() -> Envelope[SlotStatusOut]:
         r = body.receipt
         receipt = AdReceipt(r.user_id, r.nonce, r.issued_at, r.signature)
@@ -51,6 +58,8 @@ def unlock(
 
 @router.get("/history", summary="My slot unlocks (ads and cooldown), newest first")
 def history(user: CurrentUserDep, service: SlotServiceDep, page: PageDep) -> Envelope[list[UnlockHistoryOut]]:
+    """My slot unlocks of every day, newest first: each with its day, its method (AD for a watched
+    ad, COOLDOWN for a recovery) and the slots it added; paginated with `limit` and `offset`."""
     rows, total = service.history(user.id, page.limit, page.offset)
     return page_of(UnlockHistoryOut, rows, total, page)
 
@@ -60,5 +69,7 @@ def history(user: CurrentUserDep, service: SlotServiceDep, page: PageDep) -> Env
     summary="Development only: a receipt signed as the ad network would (absent in production)",
 )
 def dev_receipt(user: CurrentUserDep, service: SlotServiceDep) -> Envelope[ReceiptIn]:
+    """Development and test only: a receipt for me signed as the ad network would, to try
+    `POST /v1/ads/unlock` without an ad. The route does not exist in production."""
     receipt = service.dev_receipt(user.id)
     return ok(ReceiptIn(**receipt.__dict__))

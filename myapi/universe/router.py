@@ -14,4 +14,7 @@ router = APIRouter(prefix="/v1/universe", tags=["game"], dependencies=[Depends(r
 
 @router.get("/today", summary="Today's tickers with their baseline prices")
 def today(service: UniverseServiceDep) -> Envelope[UniverseTodayOut]:
+    """The symbols of today's game with the baseline each prediction made now is judged against (the
+    previous close when the day opens, then the latest price while predictions are open), the
+    previous close and the change since it."""
     return ok(service.today())

@@ -25,11 +25,15 @@ router = APIRouter(prefix="/v1/users", tags=["users"], dependencies=[Depends(rat
 
 @router.get("/me", summary="My profile with my points balance")
 def get_me(user: CurrentUserDep, service: UserServiceDep) -> Envelope[MeOut]:
+    """My profile: id, email, nickname, role, sign-in provider, join and last sign-in times, and my
+    points balance."""
     return ok(profile_out(service.profile(user.id)))
 
 
 @router.patch("/me", summary="Change my nickname (unique)")
 def patch_me(body: NicknameUpdate, user: CurrentUserDep, service: UserServiceDep) -> Envelope[MeOut]:
+    """Changes my nickname. Nicknames are unique (`USER_001` when taken) and follow the nickname
+    pattern; the answer is my updated profile."""
     return ok(profile_out(service.change_nickname(user.id, body.nickname)))
 
 
@@ -39,6 +43,9 @@ def patch_me(body: NicknameUpdate, user: CurrentUserDep, service: UserServiceDep
     "(with their codes), notifications, devices (without push tokens), push preferences",
 )
 def export_me(user: CurrentUserDep, service: UserServiceDep) -> Envelope[dict[str, Any]]:
+    """A copy of all my data as JSON (data portability): my profile, predictions, points ledger, holds,
+    ad unlocks, redemptions with their codes, notifications, devices without their push tokens and
+    my push preferences. Nothing internal and nothing of another player."""
     return ok(service.export(user.id))
 
 
@@ -48,6 +55,8 @@ def export_me(user: CurrentUserDep, service: UserServiceDep) -> Envelope[dict[st
     "before `anonymise_at` (the grace period) reactivates it, after it my personal data is erased",
 )
 def delete_me(user: CurrentUserDep, auth: AuthServiceDep, users: UserServiceDep) -> Envelope[DeletedOut]:
+    """Deletes my account: it is deactivated at once and every token stops working. Signing in again
+    before `anonymise_at` (the grace period) reactivates it; after it, my personal data is erased."""
     deleted = auth.delete_account(user.id)
     return ok(DeletedOut(deactivated=True, anonymise_at=users.anonymise_at(deleted)))
 
@@ -63,6 +72,9 @@ def public_profile(
     users: UserServiceDep,
     predictions: PredictionServiceDep,
 ) -> Envelope[PublicProfileOut]:
+    """Another player's public profile by nickname: nickname, join date and their record (totals,
+    streaks, win rates, badges). No email and no provider ids; `USER_404` when no active player has
+    that nickname."""
     player = users.public(nickname)
     return ok(
         PublicProfileOut(

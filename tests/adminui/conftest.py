@@ -4,14 +4,11 @@ seeded once for the module, its own queues (a unique prefix, so the DLQ tests se
 their own messages) and a fake Google (the provider's consent page is answered by the
 browser's request routing, its token and userinfo endpoints by a loopback fake).
 
-`make test` installs Chromium (the Makefile's `browser` step); without it these tests
-fail with one line saying what to install, they are never skipped."""
+The browser and the page-error collector are tests/support/browser.py's (shared with
+tests/playerui): without Chromium these tests fail with one line saying what to install."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,9 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 from sqlalchemy import Engine
 
 from myapi.container import Container
@@ -34,25 +29,17 @@ from myapi.providers.queue import ensure_queues, make_sqs_client
 from scripts import devstack
 from tests.adminui.seed import SeededDay, seed_week
 from tests.support.app import build_test_container, make_settings
+from tests.support.browser import (
+    LiveServerOnPort,
+    browser,  # noqa: F401 (the module's browser)
+    page_problems,
+)
 from tests.support.db import truncate_all
 from tests.support.fake_oauth import FakeOAuthServer
 from tests.support.http_server import running
-from tests.support.live_server import LiveServer
 
-# The distribution's Chromium (`make browser` installs it); CHROMIUM_PATH names another.
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 # Monday 2026-11-23 10:00 KST, after the seeded week: the clock the app runs on.
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
-
-
-class ConsoleServer(LiveServer):
-    """LiveServer on a port chosen beforehand: the allow-listed OAuth redirect URI names it."""
-
-    def __init__(self, app: FastAPI, port: int) -> None:
-        self.port = port
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
 
 
 @dataclass
@@ -77,25 +64,6 @@ class Console:
         return r.json()["data"]
 
 
-# One browser for the module of browser tests. Not for the session: while Playwright's
-# sync API is started, the main thread has a running asyncio loop, so any later test
-# calling asyncio.run() there would fail.
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(
-            f"Chromium is not installed ({CHROMIUM}): run `make browser` or `apt-get install chromium`"
-        )
-    with sync_playwright() as playwright:
-        yield _launch(playwright)
-
-
-def _launch(playwright: Playwright) -> Browser:
-    return playwright.chromium.launch(
-        executable_path=CHROMIUM, args=["--no-sandbox", "--disable-background-networking"]
-    )
-
-
 @pytest.fixture(scope="module")
 def console(database_url: str, sqs_endpoint: str) -> Iterator[Console]:
     port = devstack.free_port()
@@ -116,7 +84,7 @@ def console(database_url: str, sqs_endpoint: str) -> Iterator[Console]:
             week = seed_week(container, clock)
             clock.set(NOW)
             app = create_app(container=container)
-            with ConsoleServer(app, port) as live, httpx.Client(base_url=live.url, timeout=30) as http:
+            with LiveServerOnPort(app, port) as live, httpx.Client(base_url=live.url, timeout=30) as http:
                 yield Console(live.url, http, settings, container, engine, clock, week, google)
         finally:
             container.oauth_http().close()
@@ -126,16 +94,13 @@ def console(database_url: str, sqs_endpoint: str) -> Iterator[Console]:
 
 
 @pytest.fixture
-def page(browser: Browser, console: Console) -> Iterator[Page]:
+def page(browser: Browser, console: Console) -> Iterator[Page]:  # noqa: F811 (the imported fixture)
     """A fresh browser context (its own sessionStorage) on the console; any page error
     (an exception in a module, a CSP violation) fails the test."""
     context: BrowserContext = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
     tab = context.new_page()
-    problems: list[str] = []
-    tab.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    tab.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}")
-           if msg.type == "error" and "status of 40" not in msg.text else None)  # fmt: skip
+    problems = page_problems(tab)
     yield tab
     context.close()
     assert problems == []

@@ -16,18 +16,24 @@ from myapi.adminui.router import router as admin_ui_router
 from myapi.auth.guards import PUBLIC_ROUTES, current_user, unguarded_routes
 from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
+from myapi.playerui.router import router as player_ui_router
 from tests.support.http import bearer, dev_login
 
-# The one documented exception to "every /admin route requires ADMIN": the console's
-# page and assets (myapi/adminui/router.py) serve the same static files to anyone and
-# reach no data; every figure on the page comes from the guarded /admin API, called with
-# the operator's token. tests/adminui/test_static_files.py proves these routes answer
-# GET only and depend on no session, service or guard.
-STATIC_UI_ENDPOINTS = {getattr(route, "endpoint", None) for route in admin_ui_router.routes}
+# The documented exceptions: the console's page and assets (myapi/adminui/router.py, the
+# one exception to "every /admin route requires ADMIN") and the player page at / with its
+# assets (myapi/playerui/router.py) serve the same static files to anyone and reach no
+# data; every figure on them comes from the guarded /admin or /v1 API, called with the
+# user's own token. tests/adminui and tests/playerui (test_static_files.py) prove these
+# routes answer GET only and depend on no session, service or guard.
+STATIC_UI_ENDPOINTS = {
+    getattr(route, "endpoint", None)
+    for router in (admin_ui_router, player_ui_router)
+    for route in router.routes
+}
 
 
 def _api_routes(app: FastAPI) -> list[RouteContext]:
-    """Every route but the console's static files."""
+    """Every route but the static files of the console and the player page."""
     return [r for r in iter_route_contexts(list(app.routes)) if r.endpoint not in STATIC_UI_ENDPOINTS]
 
 

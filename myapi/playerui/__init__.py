@@ -1,0 +1,1 @@
+"""The player web page at `/`: a static client of the public /v1 API."""

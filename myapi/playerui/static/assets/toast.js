@@ -1,0 +1,35 @@
+// One message at the bottom of the screen, above the tabs, for the outcome of an action:
+// an error as the API stated it (code and message) or a short confirmation. It stays
+// until dismissed or replaced (no timer), so a message is never missed.
+
+import { h, mount } from "./dom.js";
+
+const box = () => document.getElementById("toast");
+
+function show(kind, code, text) {
+  const el = box();
+  el.dataset.kind = kind;
+  el.dataset.code = code || "";
+  mount(el,
+    h("p", { class: "toast-text" }, code ? h("strong", { "data-error-code": code }, code) : null, code ? " " : null,
+      h("span", { "data-message": "" }, text)),
+    h("button", { type: "button", class: "link", "aria-label": "Dismiss", onclick: clearToast }, "✕"));
+  el.hidden = false;
+}
+
+/** An ApiError (or anything with code and message). */
+export function showError(error) {
+  show("error", error.code || "ERROR", error.message || "Something went wrong");
+}
+
+export function showOk(text) {
+  show("ok", "", text);
+}
+
+export function clearToast() {
+  const el = box();
+  el.hidden = true;
+  el.dataset.kind = "";
+  el.dataset.code = "";
+  el.replaceChildren();
+}
