@@ -20,7 +20,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m scripts.run_local
 
-## The whole system on an accelerated clock (a simulated week in ~9 minutes) with bot
+## The whole system on an accelerated clock (a simulated day per minute, a week in 7) with bot
 ## players, narrated; the player page at http://127.0.0.1:8000/. Ctrl-C stops it.
 ## DEMO_ARGS passes options, e.g. DEMO_ARGS="--speed 600 --bots 30" (python -m scripts.demo -h).
 demo: $(STAMP)
@@ -40,7 +40,8 @@ typecheck: $(STAMP)
 pytest: $(STAMP) browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## The browser the admin console's tests drive (tests/adminui): the distribution's
+## The browser the console's, the player page's and the API docs' tests drive
+## (tests/adminui, tests/playerui, tests/apidocs): the distribution's
 ## Chromium (Playwright's own browser download is not used). Installed with apt when
 ## missing; where that is impossible, one line says what to install.
 browser:

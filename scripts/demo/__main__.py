@@ -1,6 +1,6 @@
 """`make demo`: the whole system on one accelerated clock, with bot players, narrated.
 
-    python -m scripts.demo [--speed 1200] [--days 7] [--bots 12] [--first-day YYYY-MM-DD] [--exit]
+    python -m scripts.demo [--speed 1440] [--days 7] [--bots 12] [--first-day YYYY-MM-DD] [--exit]
 
 Everything `make run` starts (PostgreSQL, the SQS endpoint, the three workers, the outbox
 relay, the scheduler, the sandbox EOD provider and reward vendor, the API) runs on one
@@ -51,7 +51,7 @@ from scripts.seed import seed
 DATABASE_NAME = "oxuniverse_demo"
 READY_TIMEOUT_S = 60
 # Settings a minutes-long day needs (the user's environment wins). Durations the clock
-# measures would otherwise pass in a blink: a 1-hour access token lasts 3 s at 1200x.
+# measures would otherwise pass in a blink: a 1-hour access token lasts 2.5 s at 1440x.
 DEMO_DEFAULTS = {
     "ACCESS_TOKEN_TTL_S": "86400",
     "REFRESH_TOKEN_TTL_S": "7776000",
@@ -61,7 +61,7 @@ DEMO_DEFAULTS = {
     "CYCLE_RETRY_INTERVAL_MIN": "60",
     "BASELINE_REFRESH_INTERVAL_MIN": "30",
     "ALERT_CHECK_INTERVAL_S": "3600",
-    # 2 simulated hours (6 s at 1200x): long enough to see the timer; 5 minutes would be 0.25 s.
+    # 2 simulated hours (5 s at 1440x): long enough to see the timer; 5 minutes would be 0.2 s.
     "COOLDOWN_MINUTES": "120",
     "SQS_WAIT_TIME_S": "2",  # a worker's receive ends within 2 s, so Ctrl-C stops the demo at once
     "LOG_LEVEL": "WARNING",  # the narration is the console; the processes say only problems
@@ -74,7 +74,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--speed",
         type=float,
         default=float(os.environ.get("DEMO_SPEED", DEFAULT_SPEED)),
-        help="simulated seconds per real second (default %(default)s: a week in ~8.4 min)",
+        help="simulated seconds per real second (default %(default)s: a day a minute, a week in 7)",
     )
     parser.add_argument(
         "--days",

@@ -36,7 +36,7 @@ def test_the_week_before_christmas_holds_the_early_close_the_holiday_and_a_weeke
     assert [(n.day, n.what) for n in demo.notes] == [
         (date(2026, 12, 24), "early close"), (date(2026, 12, 25), "holiday"), (date(2026, 12, 26), "weekend"),
     ]  # fmt: skip
-    assert demo.wall_seconds == pytest.approx(7 * 86_400 / 1200)
+    assert demo.wall_seconds == pytest.approx(7 * 60)  # a simulated day per real minute
 
 
 def test_without_a_holiday_near_the_demo_starts_with_the_next_session() -> None:
@@ -68,8 +68,8 @@ def test_every_process_gets_the_same_clock_and_a_tick_of_about_ten_simulated_min
     assert env == {
         "CLOCK_START_AT": "2026-12-22T21:02:00+00:00",
         "CLOCK_ANCHOR_AT": "2026-12-01T00:00:05+00:00",
-        "CLOCK_SPEED": "1200.0",
-        "SCHEDULER_TICK_INTERVAL_S": "0.500",
+        "CLOCK_SPEED": "1440.0",
+        "SCHEDULER_TICK_INTERVAL_S": "0.417",
     }
 
 
