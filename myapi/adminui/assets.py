@@ -1,5 +1,6 @@
-"""The console's files: the bundle of `static/` (myapi/core/webassets.py reads and serves
-it, as for the player page) and the sign-ins the console offers, back to /admin/ui/."""
+"""The console's files: the bundle of `static/` with the modules it shares with the player
+page (myapi/core/webassets.py reads and serves both, `myapi/core/webshared/` under
+`shared/`) and the sign-ins the console offers, back to /admin/ui/."""
 
 from __future__ import annotations
 

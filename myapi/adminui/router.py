@@ -9,18 +9,16 @@ player who opens the page sees "Administrator role required" and nothing else.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
 from myapi.adminui.assets import STATIC_DIR, UI_PATH, SignInOptions
-from myapi.core.deps import ContainerDep
-from myapi.core.errors import NotFoundError
-from myapi.core.webassets import ASSET_CACHE_CONTROL, INDEX_CACHE_CONTROL, IfNoneMatch, load_bundle, serve
+from myapi.core.webassets import SHARED_DIR, add_page_routes, load_bundle
 
 router = APIRouter(prefix="/admin/ui", tags=["admin-ui"], include_in_schema=False)
 
 # Read once, when the app is built: a missing or unknown file fails start-up.
-BUNDLE = load_bundle(STATIC_DIR)
+BUNDLE = load_bundle(STATIC_DIR, shared=SHARED_DIR)
 
 
 @router.get("", summary="The console lives at /admin/ui/")
@@ -28,15 +26,7 @@ def console_redirect() -> RedirectResponse:
     return RedirectResponse(UI_PATH, status_code=308)
 
 
-@router.get("/", summary="The console's page (static; its data comes from the /admin API)")
-def console_page(container: ContainerDep, if_none_match: IfNoneMatch = None) -> Response:
-    page = BUNDLE.page({"SIGN_IN": SignInOptions.of(container.settings()).as_json()})
-    return serve(page, INDEX_CACHE_CONTROL, if_none_match)
-
-
-@router.get("/assets/{build}/{path:path}", summary="A script, style sheet or icon of one build")
-def console_asset(build: str, path: str, if_none_match: IfNoneMatch = None) -> Response:
-    file = BUNDLE.asset(build, path)
-    if file is None:
-        raise NotFoundError("No such console asset")
-    return serve(file, ASSET_CACHE_CONTROL, if_none_match)
+# GET /admin/ui/ (the page, told the sign-ins back to it) and /admin/ui/assets/{build}/{path}.
+add_page_routes(
+    router, BUNDLE, name="console", values=lambda settings: {"SIGN_IN": SignInOptions.of(settings).as_json()}
+)

@@ -4,16 +4,19 @@ it ships swagger-ui-dist's bundle and style sheet and ReDoc's standalone bundle,
 page needs a CDN), and the pages' own files from `static/`.
 
 Every asset URL carries a build id (a hash over every file), so assets are cached for a
-year and an upgrade of the wheel is picked up by the next load of the page."""
+year and an upgrade of the wheel is picked up by the next load of the page. The files,
+their ETags, build id and headers are myapi/core/webassets.py's, as for the console and
+the player page; the docs pages have a CSP of their own (below)."""
 
 from __future__ import annotations
 
-import hashlib
 import html
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+
+from myapi.core.webassets import CONTENT_TYPES, BuildAssets, StaticFile, build_id, content_type
 
 STATIC_DIR = Path(__file__).parent / "static"
 # The vendored builds: swagger-ui-dist 5.32.6 (Apache-2.0) and redoc 2.5.3 (MIT), as
@@ -22,12 +25,6 @@ VENDOR_PACKAGE = "fastapi_offline"
 VENDOR_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js", "favicon.png")
 OWN_FILES = ("swagger-init.js", "docs.css")
 PAGES = ("swagger.html", "redoc.html")
-CONTENT_TYPES = {
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".png": "image/png",
-    ".html": "text/html; charset=utf-8",
-}
 DOCS_PATH = "/docs"
 REDOC_PATH = "/redoc"
 ASSETS_PATH = "/docs/assets"
@@ -42,39 +39,16 @@ _BASE_POLICY = (
 )
 SWAGGER_POLICY = f"{_BASE_POLICY}; style-src 'self'"
 REDOC_POLICY = f"{_BASE_POLICY}; style-src 'self' 'unsafe-inline'; worker-src blob:"
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cross-Origin-Opener-Policy": "same-origin",
-}
-PAGE_CACHE_CONTROL = "no-cache"
-ASSET_CACHE_CONTROL = "public, max-age=31536000, immutable"
+# The assets' own (a CSP governs a document, not the script or style sheet a page loads;
+# like every static response, they carry one all the same): the stricter of the two.
+ASSET_POLICY = SWAGGER_POLICY
 
 
 @dataclass(frozen=True)
-class StaticFile:
-    body: bytes
-    content_type: str
-    etag: str
+class DocsBundle(BuildAssets):
+    """The two pages' templates and their assets, by file name."""
 
-    @classmethod
-    def of(cls, body: bytes, content_type: str) -> StaticFile:
-        return cls(body, content_type, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
-
-    def matches(self, if_none_match: str | None) -> bool:
-        """Whether a conditional GET's If-None-Match names this version (weak comparison)."""
-        if not if_none_match:
-            return False
-        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-        return "*" in tags or self.etag in tags
-
-
-@dataclass(frozen=True)
-class DocsBundle:
-    build: str
     pages: Mapping[str, str]
-    assets: Mapping[str, StaticFile]
 
     def page(self, name: str, *, title: str, openapi_url: str, root_path: str) -> StaticFile:
         """A docs page naming the document and this build's assets (all under root_path)."""
@@ -86,17 +60,6 @@ class DocsBundle:
         )
         return StaticFile.of(text.encode(), CONTENT_TYPES[".html"])
 
-    def asset(self, build: str, name: str) -> StaticFile | None:
-        """The asset `name` of this build; None for another build or an unknown name."""
-        return self.assets.get(name) if build == self.build else None
-
-
-def _content_type(name: str) -> str:
-    content_type = CONTENT_TYPES.get(Path(name).suffix)
-    if content_type is None:
-        raise ValueError(f"{name}: no content type for its suffix")
-    return content_type
-
 
 def load_docs_bundle(static_dir: Path = STATIC_DIR) -> DocsBundle:
     """Every file the pages use; a missing one fails start-up, not a page load."""
@@ -104,10 +67,6 @@ def load_docs_bundle(static_dir: Path = STATIC_DIR) -> DocsBundle:
     bodies = {name: vendor.joinpath(name).read_bytes() for name in VENDOR_FILES}
     bodies.update({name: (static_dir / name).read_bytes() for name in OWN_FILES})
     pages = {name: (static_dir / name).read_text(encoding="utf-8") for name in PAGES}
-    digest = hashlib.sha256()
-    for name, body in sorted(bodies.items()):
-        digest.update(name.encode() + b"\0" + body + b"\0")
-    for name, text in sorted(pages.items()):
-        digest.update(name.encode() + b"\0" + text.encode() + b"\0")
-    assets = {name: StaticFile.of(body, _content_type(name)) for name, body in bodies.items()}
-    return DocsBundle(build=digest.hexdigest()[:12], pages=pages, assets=assets)
+    build = build_id([*bodies.items(), *((name, text.encode()) for name, text in pages.items())])
+    assets = {name: StaticFile.of(body, content_type(name)) for name, body in bodies.items()}
+    return DocsBundle(build=build, assets=assets, pages=pages)

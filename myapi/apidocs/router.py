@@ -7,37 +7,23 @@ enters."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from myapi.apidocs.assets import (
-    ASSET_CACHE_CONTROL,
+    ASSET_POLICY,
     ASSETS_PATH,
     DOCS_PATH,
-    PAGE_CACHE_CONTROL,
     REDOC_PATH,
     REDOC_POLICY,
-    SECURITY_HEADERS,
     SWAGGER_POLICY,
-    StaticFile,
     load_docs_bundle,
 )
-from myapi.core.errors import NotFoundError
+from myapi.core.webassets import INDEX_CACHE_CONTROL, IfNoneMatch, serve, serve_asset
 
 router = APIRouter(tags=["docs"], include_in_schema=False)
 
 # Read once, when the app is built: a missing file fails start-up.
 BUNDLE = load_docs_bundle()
-
-IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match")]
-
-
-def _serve(file: StaticFile, headers: dict[str, str], if_none_match: str | None) -> Response:
-    headers = {**SECURITY_HEADERS, **headers, "ETag": file.etag}
-    if file.matches(if_none_match):
-        return Response(status_code=304, headers=headers)
-    return Response(file.body, media_type=file.content_type, headers=headers)
 
 
 def _page(request: Request, name: str, policy: str, if_none_match: str | None) -> Response:
@@ -47,8 +33,7 @@ def _page(request: Request, name: str, policy: str, if_none_match: str | None) -
         openapi_url=request.app.openapi_url or "/openapi.json",
         root_path=request.scope.get("root_path", "").rstrip("/"),
     )
-    headers = {"Cache-Control": PAGE_CACHE_CONTROL, "Content-Security-Policy": policy}
-    return _serve(page, headers, if_none_match)
+    return serve(page, INDEX_CACHE_CONTROL, if_none_match, policy)
 
 
 @router.get(DOCS_PATH)
@@ -63,7 +48,4 @@ async def redoc(request: Request, if_none_match: IfNoneMatch = None) -> Response
 
 @router.get(ASSETS_PATH + "/{build}/{name}")
 async def docs_asset(build: str, name: str, if_none_match: IfNoneMatch = None) -> Response:
-    file = BUNDLE.asset(build, name)
-    if file is None:
-        raise NotFoundError("No such docs asset")
-    return _serve(file, {"Cache-Control": ASSET_CACHE_CONTROL}, if_none_match)
+    return serve_asset(BUNDLE, build, name, if_none_match, what="docs asset", policy=ASSET_POLICY)

@@ -1,5 +1,6 @@
-"""The player page's files (the bundle of `static/`, read and served by
-myapi/core/webassets.py, as for the console) and what the page is told about this
+"""The player page's files (the bundle of `static/` with the modules it shares with the
+console, `myapi/core/webshared/` under `shared/`, read and served by
+myapi/core/webassets.py) and what the page is told about this
 deployment: its sign-ins (back to `/`) and whether "watch an ad" can use the
 development receipt."""
 

@@ -4,8 +4,10 @@ seeded once for the module, its own queues (a unique prefix, so the DLQ tests se
 their own messages) and a fake Google (the provider's consent page is answered by the
 browser's request routing, its token and userinfo endpoints by a loopback fake).
 
-The browser and the page-error collector are tests/support/browser.py's (shared with
-tests/playerui): without Chromium these tests fail with one line saying what to install."""
+The browser, the page with its error collector and the checks of the sign-in's session
+are tests/support/browser.py's (shared with tests/playerui): without Chromium these tests
+fail with one line saying what to install. `static_client` (test_static_files.py's app)
+is tests/support/static_pages.py's."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, Page
 from sqlalchemy import Engine
 
 from myapi.container import Container
@@ -32,11 +34,12 @@ from tests.support.app import build_test_container, make_settings
 from tests.support.browser import (
     LiveServerOnPort,
     browser,  # noqa: F401 (the module's browser)
-    page_problems,
+    checked_page,
 )
 from tests.support.db import truncate_all
 from tests.support.fake_oauth import FakeOAuthServer
 from tests.support.http_server import running
+from tests.support.static_pages import static_client  # noqa: F401 (test_static_files.py's app)
 
 # Monday 2026-11-23 10:00 KST, after the seeded week: the clock the app runs on.
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
@@ -97,13 +100,8 @@ def console(database_url: str, sqs_endpoint: str) -> Iterator[Console]:
 def page(browser: Browser, console: Console) -> Iterator[Page]:  # noqa: F811 (the imported fixture)
     """A fresh browser context (its own sessionStorage) on the console; any page error
     (an exception in a module, a CSP violation) fails the test."""
-    context: BrowserContext = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    tab = context.new_page()
-    problems = page_problems(tab)
-    yield tab
-    context.close()
-    assert problems == []
+    with checked_page(browser, viewport={"width": 1280, "height": 900}) as tab:
+        yield tab
 
 
 def sign_in(page: Page, console: Console, email: str, role: str = "ADMIN") -> None:

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import parse_qs, urlsplit
 
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Page, expect
 from sqlalchemy import text
 
 from myapi.providers.queue import dlq_name_for, make_sqs_client
 from tests.adminui.conftest import Console, sign_in
 from tests.adminui.seed import SYMBOLS, WEEK
+from tests.support.browser import (
+    assert_an_unusable_session_signs_out,
+    assert_one_refresh_then_sign_out_revokes,
+    consent_at_google,
+)
 from tests.support.fake_oauth import google_user
 
 VIEW_READY = "section[data-view={view}][data-state=ready]"
@@ -241,32 +245,16 @@ def test_a_stale_access_token_is_refreshed_once_and_sign_out_clears_the_tab(
 ) -> None:
     sign_in(page, console, "ops.refresh@example.com")
     _ready(page, "dashboard")
-    first = page.evaluate("sessionStorage.getItem('oxu.admin.access')")
-    page.evaluate("sessionStorage.setItem('oxu.admin.access', 'not-a-token')")
-    page.goto(f"{console.url}/admin/ui/#/integrity")
-    _ready(page, "integrity")
-    renewed = page.evaluate("sessionStorage.getItem('oxu.admin.access')")
-    assert renewed not in (first, "not-a-token")
-    refresh = page.evaluate("sessionStorage.getItem('oxu.admin.refresh')")
-
-    page.locator("#sign-out").click()
-    page.locator("section[data-view=sign-in]").wait_for()
-    expect(page.locator(".notice")).to_have_text("Signed out.")
-    assert page.evaluate("Object.keys(sessionStorage)") == []
-    assert page.locator("#tabs").is_hidden()
-    # The sign-out revoked the refresh token: it renews nothing any more.
-    r = console.http.post("/v1/auth/token/refresh", json={"refresh_token": refresh})
-    assert r.status_code == 401, r.text
+    assert_one_refresh_then_sign_out_revokes(
+        page, console.http, prefix="oxu.admin", url=f"{console.url}/admin/ui/#/integrity", view="integrity"
+    )
 
 
 def test_an_unusable_session_goes_back_to_the_sign_in(page: Page, console: Console) -> None:
     """A 401 whose refresh fails too: the tab is signed out, with the reason."""
-    page.goto(f"{console.url}/admin/ui/")
-    page.evaluate("['oxu.admin.access', 'oxu.admin.refresh'].forEach(k => sessionStorage.setItem(k, 'bad'))")
-    page.goto(f"{console.url}/admin/ui/#/jobs")
-    page.locator("section[data-view=sign-in]").wait_for()
-    expect(page.locator(".notice")).to_have_text("Your session has ended; sign in again.")
-    assert page.evaluate("Object.keys(sessionStorage)") == []
+    assert_an_unusable_session_signs_out(
+        page, prefix="oxu.admin", page_url=f"{console.url}/admin/ui/", url=f"{console.url}/admin/ui/#/jobs"
+    )
 
 
 def test_google_sign_in_returns_to_the_console_signed_in(page: Page, console: Console) -> None:
@@ -278,17 +266,7 @@ def test_google_sign_in_returns_to_the_console_signed_in(page: Page, console: Co
             )
         )
 
-    def consent(route: Route) -> None:
-        """The provider's consent page: the user agrees, back to the redirect URI."""
-        query = {k: v[0] for k, v in parse_qs(urlsplit(route.request.url).query).items()}
-        code = console.google.issue_code(
-            "google", query["code_challenge"], query["redirect_uri"],
-            google_user("g-ops-1", "ops.google@example.com", "Ops Google"),
-        )  # fmt: skip
-        back = f"{query['redirect_uri']}?code={code}&state={query['state']}"
-        route.fulfill(status=302, headers={"Location": back})
-
-    page.route(re.compile(r"^https://accounts\.google\.example/.*"), consent)
+    consent_at_google(page, console.google, google_user("g-ops-1", "ops.google@example.com", "Ops Google"))
     page.goto(f"{console.url}/admin/ui/")
     page.locator("button[data-provider=google]").click()
     _ready(page, "dashboard")

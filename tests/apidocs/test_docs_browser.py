@@ -2,21 +2,20 @@
 against the app served by uvicorn: both render the whole document with nothing but the
 app's own files — no request leaves the origin, and the CSP blocks nothing the pages need.
 
-`make test` installs Chromium (the Makefile's `browser` step); without it these tests fail
-with one line saying what to install, they are never skipped. Screenshots of both pages
-land in test-artifacts/apidocs/ at the repo root."""
+The browser is tests/support/browser.py's (conftest.py): `make test` installs Chromium
+(the Makefile's `browser` step); without it these tests fail with one line saying what to
+install, they are never skipped. Screenshots of both pages land in test-artifacts/apidocs/
+at the repo root."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 from sqlalchemy import Engine
 
 from myapi.core.clock import FrozenClock
@@ -26,7 +25,6 @@ from tests.support.app import build_test_container
 from tests.support.days import DEFAULT_NOW
 from tests.support.live_server import LiveServer
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "apidocs"
 # Reports every CSP violation of the page to the console, where the test collects it.
 REPORT_VIOLATIONS = """
@@ -40,18 +38,6 @@ def server(settings: Settings, engine: Engine, queues_ready: None) -> Iterator[s
     app = create_app(container=build_test_container(settings, FrozenClock(DEFAULT_NOW), engine))
     with LiveServer(app) as live:
         yield live.url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(
-            f"Chromium is not installed ({CHROMIUM}): run `make browser` or `apt-get install chromium`"
-        )
-    with sync_playwright() as playwright:
-        yield playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-background-networking"]
-        )
 
 
 @dataclass

@@ -7,7 +7,8 @@ leaderboard) and the reward saga run through the real jobs, relay, queues and wo
 (`Game.tick`, `Game.drain`). A fake Google answers the OAuth sign-in.
 
 Screenshots of each main step land in test-artifacts/playerui/ at the repo root
-(git-ignored)."""
+(git-ignored). `static_client` (test_static_files.py's app) is
+tests/support/static_pages.py's."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page
+from playwright.sync_api import Browser, Locator, Page
 
 from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
@@ -28,11 +29,12 @@ from scripts import devstack
 from tests.support.browser import (
     LiveServerOnPort,
     browser,  # noqa: F401 (the module's browser)
-    page_problems,
+    checked_page,
 )
 from tests.support.fake_oauth import FakeOAuthServer
 from tests.support.http_server import running
 from tests.support.pipeline import Pipeline, own_pipeline
+from tests.support.static_pages import static_client  # noqa: F401 (test_static_files.py's app)
 
 # Monday 2026-11-23 10:00 KST: the trading day is due to open; its cutoff is 23:25 KST.
 START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
@@ -93,15 +95,8 @@ def game(settings: Settings) -> Iterator[Game]:
 def page(browser: Browser, game: Game) -> Iterator[Page]:  # noqa: F811 (the imported fixture)
     """A fresh phone-sized browser context (its own sessionStorage); any page error (an
     exception in a module, a CSP violation) fails the test."""
-    context: BrowserContext = browser.new_context(
-        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
-    )
-    context.set_default_timeout(10_000)
-    tab = context.new_page()
-    problems = page_problems(tab)
-    yield tab
-    context.close()
-    assert problems == []
+    with checked_page(browser, viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True) as tab:
+        yield tab
 
 
 def shot(page: Page, name: str, at: Locator | None = None) -> Path:

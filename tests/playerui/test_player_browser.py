@@ -19,13 +19,18 @@ import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from playwright.sync_api import Page, Route, expect
 
 from myapi.providers.eod.sandbox import SandboxEodProvider
 from myapi.slots.service import CooldownActiveError
 from tests.playerui.conftest import Game, shot, sign_in
+from tests.support.browser import (
+    assert_an_unusable_session_signs_out,
+    assert_one_refresh_then_sign_out_revokes,
+    consent_at_google,
+)
 from tests.support.fake_oauth import google_user
 
 DAY = date(2026, 11, 23)
@@ -232,6 +237,10 @@ def test_a_player_plays_a_day_from_sign_in_to_settled_results_and_a_reward(page:
         expect(row.locator(".my-result [data-status]")).to_have_text(prediction["status"])
     expect(day_card.locator("[data-summary]")).to_have_attribute("data-wins", "3")
     expect(day_card.locator("[data-summary]")).to_have_attribute("data-points", str(3 * WIN_POINTS))
+    # The symbols the player did not call are folded under one line, closed.
+    others = day_card.locator("details.others")
+    expect(others).to_have_attribute("data-others", str(len(SYMBOLS) - len(mine)))
+    assert others.evaluate("d => d.open") is False
     crowd = {s["symbol"]: s for s in game.get(f"/v1/crowd/{DAY.isoformat()}")["symbols"]}
     ups_of_a = [call for _, symbol, call in bot_calls if symbol == a] + [right[a]]
     assert (crowd[a]["up"], crowd[a]["down"]) == (ups_of_a.count("UP"), ups_of_a.count("DOWN"))
@@ -326,50 +335,22 @@ def test_a_player_plays_a_day_from_sign_in_to_settled_results_and_a_reward(page:
 
 def test_a_stale_token_is_refreshed_once_and_sign_out_ends_the_session(page: Page, game: Game) -> None:
     sign_in(page, game, "refresh.player@example.com")
-    first = page.evaluate("sessionStorage.getItem('oxu.player.access')")
-    page.evaluate("sessionStorage.setItem('oxu.player.access', 'not-a-token')")
-    page.goto(f"{game.url}/#/points")
-    _ready(page, "points")
-    renewed = page.evaluate("sessionStorage.getItem('oxu.player.access')")
-    assert renewed not in (first, "not-a-token")
-    refresh = page.evaluate("sessionStorage.getItem('oxu.player.refresh')")
-
-    page.locator("#sign-out").click()
-    page.locator("section[data-view=sign-in]").wait_for()
-    expect(page.locator(".notice")).to_have_text("Signed out.")
-    assert page.evaluate("Object.keys(sessionStorage)") == []
-    assert page.locator("#tabs").is_hidden()
-    # The sign-out revoked the refresh token: it renews nothing any more.
-    r = game.http.post("/v1/auth/token/refresh", json={"refresh_token": refresh})
-    assert r.status_code == 401 and r.json()["error"]["code"] == "AUTH_002", r.text
+    assert_one_refresh_then_sign_out_revokes(
+        page, game.http, prefix="oxu.player", url=f"{game.url}/#/points", view="points"
+    )
 
 
 def test_an_unusable_session_signs_the_tab_out_with_the_reason(page: Page, game: Game) -> None:
     """A 401 whose one refresh fails too: back to the sign-in, with the reason."""
-    page.goto(f"{game.url}/")
-    page.evaluate(
-        "['oxu.player.access', 'oxu.player.refresh'].forEach(k => sessionStorage.setItem(k, 'bad'))"
+    assert_an_unusable_session_signs_out(
+        page, prefix="oxu.player", page_url=f"{game.url}/", url=f"{game.url}/#/points"
     )
-    page.goto(f"{game.url}/#/points")
-    page.locator("section[data-view=sign-in]").wait_for()
-    expect(page.locator(".notice")).to_have_text("Your session has ended; sign in again.")
-    assert page.evaluate("Object.keys(sessionStorage)") == []
     shot(page, "12-signed-out")
 
 
 def test_google_sign_in_returns_to_the_page_signed_in(page: Page, game: Game) -> None:
-    def consent(route: Route) -> None:
-        """The provider's consent page: the player agrees, back to the redirect URI."""
-        query = {k: v[0] for k, v in parse_qs(urlsplit(route.request.url).query).items()}
-        code = game.google.issue_code(
-            "google", query["code_challenge"], query["redirect_uri"],
-            google_user("g-player-1", "google.player@example.com", "Google Player"),
-        )  # fmt: skip
-        route.fulfill(
-            status=302, headers={"Location": f"{query['redirect_uri']}?code={code}&state={query['state']}"}
-        )
-
-    page.route(re.compile(r"^https://accounts\.google\.example/.*"), consent)
+    player = google_user("g-player-1", "google.player@example.com", "Google Player")
+    consent_at_google(page, game.google, player)
     page.goto(f"{game.url}/")
     page.locator("button[data-provider=google]").click()
     _ready(page, "today")

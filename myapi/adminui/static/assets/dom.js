@@ -1,53 +1,10 @@
-// Building DOM without innerHTML: every value from the API becomes a text node or an
-// attribute, never markup, so nothing an API field holds can run in the page.
+// The DOM helpers the player page shares (shared/dom.js: no innerHTML, every value from
+// the API a text node or an attribute, never markup) and the console's formats, badges
+// and tables.
 
-const SVG_NS = "http://www.w3.org/2000/svg";
+import { fmtPct, h, toneBadge } from "./shared/dom.js";
 
-function apply(el, attrs) {
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key.startsWith("on") && typeof value === "function") {
-      el.addEventListener(key.slice(2), value);
-    } else if (key === "class") {
-      el.setAttribute("class", Array.isArray(value) ? value.filter(Boolean).join(" ") : value);
-    } else if (key === "value" && "value" in el) {
-      el.value = value;
-    } else if (key === "checked" || key === "disabled" || key === "selected" || key === "hidden") {
-      el[key] = Boolean(value);
-    } else {
-      el.setAttribute(key, value === true ? "" : String(value));
-    }
-  }
-  return el;
-}
-
-function append(el, children) {
-  for (const child of children.flat(Infinity)) {
-    if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return el;
-}
-
-/** An HTML element: h("td", {class: "num"}, "42"). */
-export function h(tag, attrs, ...children) {
-  return append(apply(document.createElement(tag), attrs), children);
-}
-
-/** An SVG element: s("circle", {cx: 1, cy: 2, r: 3}). */
-export function s(tag, attrs, ...children) {
-  return append(apply(document.createElementNS(SVG_NS, tag), attrs), children);
-}
-
-/** Replace the children of `el`. */
-export function mount(el, ...children) {
-  el.replaceChildren();
-  return append(el, children);
-}
-
-export function fmtInt(value) {
-  return value === null || value === undefined ? "–" : Number(value).toLocaleString("en-US");
-}
+export { errorBox, fmtInt, h, mount, s } from "./shared/dom.js";
 
 /** A count or a mean (4.8 players a day): at most two decimals. */
 export function fmtNum(value) {
@@ -57,7 +14,7 @@ export function fmtNum(value) {
 
 /** A rate given as a fraction (0.5) shown as a percentage ("50.0%"). */
 export function fmtRate(value) {
-  return value === null || value === undefined ? "–" : `${(Number(value) * 100).toFixed(1)}%`;
+  return fmtPct(value, 1);
 }
 
 /** An ISO timestamp (the API's are in KST, +09:00) shown without the T and fraction. */
@@ -78,15 +35,15 @@ export function json(value) {
   return JSON.stringify(value, null, 2);
 }
 
+const TONES = {
+  SUCCEEDED: "ok", PASS: "ok", ISSUED: "ok", COMPLETED: "ok", ACTIVE: "ok",
+  FAILED: "bad", FAIL: "bad", ORPHANED: "bad", SUSPENDED: "bad", INACTIVE: "bad",
+  RUNNING: "warn", PENDING: "warn", RESERVED: "warn", SKIPPED: "muted",
+};
+
 /** A status word as a coloured badge (SUCCEEDED, FAILED, RUNNING, true/false...). */
 export function badge(value) {
-  const text = value === true ? "PASS" : value === false ? "FAIL" : String(value ?? "–");
-  const tone = {
-    SUCCEEDED: "ok", PASS: "ok", ISSUED: "ok", COMPLETED: "ok", ACTIVE: "ok",
-    FAILED: "bad", FAIL: "bad", ORPHANED: "bad", SUSPENDED: "bad", INACTIVE: "bad",
-    RUNNING: "warn", PENDING: "warn", RESERVED: "warn", SKIPPED: "muted",
-  }[text.toUpperCase()] || "muted";
-  return h("span", { class: `badge ${tone}`, "data-status": text }, text);
+  return toneBadge(value === true ? "PASS" : value === false ? "FAIL" : value, TONES);
 }
 
 /** A table of `rows` with `columns` [{key, label, render?, class?}]. */
@@ -99,10 +56,4 @@ export function table(columns, rows, { empty = "Nothing to show.", rowAttrs } = 
         h("tr", rowAttrs ? rowAttrs(row) : {}, columns.map((c) =>
           h("td", { class: c.class, "data-col": c.key },
             c.render ? c.render(row[c.key], row) : (row[c.key] ?? "–"))))))));
-}
-
-/** An error as the API stated it: its stable code and message. */
-export function errorBox(error) {
-  return h("div", { class: "error", role: "alert", "data-code": error.code || "" },
-    h("strong", {}, error.code || "ERROR"), " ", error.message || "Request failed");
 }

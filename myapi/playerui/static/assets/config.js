@@ -1,13 +1,6 @@
 // What the server told the page about this deployment (<meta name="oxu-config">): the
 // sign-ins it offers and whether the development ad receipt exists. No player data.
 
-function read() {
-  const meta = document.querySelector('meta[name="oxu-config"]');
-  try {
-    return JSON.parse(meta?.content || "{}");
-  } catch {
-    return {};
-  }
-}
+import { readMeta } from "./shared/page.js";
 
-export const config = Object.freeze({ dev_login: false, providers: {}, dev_ads: false, ...read() });
+export const config = Object.freeze({ dev_login: false, providers: {}, dev_ads: false, ...readMeta("oxu-config") });

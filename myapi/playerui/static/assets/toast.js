@@ -1,13 +1,18 @@
 // One message at the bottom of the screen, above the tabs, for the outcome of an action:
-// an error as the API stated it (code and message) or a short confirmation. It stays
-// until dismissed or replaced (no timer), so a message is never missed.
+// an error as the API stated it (code and message), which stays until dismissed or
+// replaced so it is never missed, or a short confirmation, which goes after a few seconds
+// (it would otherwise cover the page while the player moves on).
 
 import { h, mount } from "./dom.js";
 
 const box = () => document.getElementById("toast");
+const OK_SECONDS = 6;
+let timer = null;
 
 function show(kind, code, text) {
   const el = box();
+  clearTimeout(timer);
+  timer = kind === "ok" ? setTimeout(clearToast, OK_SECONDS * 1000) : null;
   el.dataset.kind = kind;
   el.dataset.code = code || "";
   mount(el,
@@ -27,6 +32,8 @@ export function showOk(text) {
 }
 
 export function clearToast() {
+  clearTimeout(timer);
+  timer = null;
   const el = box();
   el.hidden = true;
   el.dataset.kind = "";

@@ -1,22 +1,10 @@
-// What every view does around an API call: a loading state, then the data or the API's
-// error (code and message) in place of any data. The view's data-state attribute
-// (loading, ready, error) tells tests and screen readers where it stands.
+// What the console's views share: load() (shared/views.js: a loading state, then the
+// data or the API's error, code and message, in place of any data; the view's data-state
+// tells tests and screen readers where it stands) and the console's form controls.
 
-import { errorBox, h, mount } from "../dom.js";
+import { h } from "../dom.js";
 
-/** Run `work` (which fills `body`); on failure `body` shows only the error. */
-export async function load(view, body, work) {
-  view.dataset.state = "loading";
-  mount(body, h("p", { class: "loading" }, "Loading…"));
-  try {
-    await work();
-    view.dataset.state = "ready";
-  } catch (error) {
-    view.dataset.state = "error";
-    view.dataset.errorCode = error.code || "";
-    mount(body, errorBox(error));
-  }
-}
+export { load } from "../shared/views.js";
 
 /** A labelled form control. */
 export function field(label, control) {

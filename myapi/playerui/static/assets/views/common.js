@@ -1,23 +1,11 @@
-// What every view does around its API calls: a loading state, then the data or the
-// API's error (code and message) in place of the data, never a blank screen. The
-// data-state attribute (loading, ready, error) tells tests and screen readers where
-// the view stands.
+// What the player page's views share: load() (shared/views.js: a loading state, then the
+// data or the API's error, code and message, in place of the data, never a blank screen;
+// the view's data-state tells tests and screen readers where it stands), cards and
+// "Show more".
 
-import { errorBox, h, mount } from "../dom.js";
+import { h } from "../dom.js";
 
-/** Run `work` (which fills `target`); on failure `target` shows only the error. */
-export async function load(view, target, work) {
-  view.dataset.state = "loading";
-  mount(target, h("p", { class: "loading" }, "Loading…"));
-  try {
-    await work();
-    view.dataset.state = "ready";
-  } catch (error) {
-    view.dataset.state = "error";
-    view.dataset.errorCode = error.code || "PAGE_ERROR";
-    mount(target, errorBox({ code: error.code || "PAGE_ERROR", message: error.message }));
-  }
-}
+export { load } from "../shared/views.js";
 
 /** A card with a title. */
 export function card(title, attrs, ...children) {

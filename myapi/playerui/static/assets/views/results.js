@@ -45,9 +45,23 @@ function dayCard(day, mineBySymbol) {
   const wins = mine.filter((p) => p.status === "CORRECT").length;
   const losses = mine.filter((p) => p.status === "INCORRECT").length;
   const points = mine.reduce((sum, p) => sum + (p.points_awarded || 0), 0);
-  // My symbols first, then the rest, each group by symbol.
-  const rows = [...day.symbols].sort((a, b) =>
-    Number(!mineBySymbol.has(a.symbol)) - Number(!mineBySymbol.has(b.symbol)) || a.symbol.localeCompare(b.symbol));
+  // My symbols, always shown; the rest of the universe (a hundred symbols by default)
+  // folded away under one line, opened on a tap.
+  const bySymbol = (a, b) => a.symbol.localeCompare(b.symbol);
+  const myRows = day.symbols.filter((row) => mineBySymbol.has(row.symbol)).sort(bySymbol);
+  const otherRows = day.symbols.filter((row) => !mineBySymbol.has(row.symbol)).sort(bySymbol);
+  const item = (row) => {
+    const p = mineBySymbol.get(row.symbol);
+    return h("li", { class: ["result", p ? "mine" : ""], "data-symbol": row.symbol, "data-outcome": row.outcome,
+      "data-my-status": p?.status },
+    h("div", { class: "result-head" }, h("strong", {}, row.symbol), outcome(row)),
+    p
+      ? h("div", { class: "my-result" }, "You called ", choice(p.choice), " ", badge(p.status),
+        p.points_awarded ? h("span", { class: "won" }, ` ${fmtDelta(p.points_awarded)} pts`) : null,
+        p.void_reason ? h("span", { class: "sub" }, ` ${p.void_reason}`) : null)
+      : null,
+    split(row.crowd));
+  };
   return h("article", { class: "card day", "data-day": day.trading_day },
     h("div", { class: "day-head" },
       h("h2", {}, fmtDay(day.trading_day)),
@@ -55,18 +69,12 @@ function dayCard(day, mineBySymbol) {
         ? h("span", { class: "summary", "data-summary": "", "data-wins": wins, "data-points": points },
           `${wins} ✓ · ${losses} ✗ · ${fmtDelta(points)} pts`)
         : h("span", { class: "summary sub" }, "Not played")),
-    h("ul", { class: "results" }, rows.map((row) => {
-      const p = mineBySymbol.get(row.symbol);
-      return h("li", { class: ["result", p ? "mine" : ""], "data-symbol": row.symbol, "data-outcome": row.outcome,
-        "data-my-status": p?.status },
-      h("div", { class: "result-head" }, h("strong", {}, row.symbol), outcome(row)),
-      p
-        ? h("div", { class: "my-result" }, "You called ", choice(p.choice), " ", badge(p.status),
-          p.points_awarded ? h("span", { class: "won" }, ` ${fmtDelta(p.points_awarded)} pts`) : null,
-          p.void_reason ? h("span", { class: "sub" }, ` ${p.void_reason}`) : null)
-        : null,
-      split(row.crowd));
-    })));
+    myRows.length ? h("ul", { class: "results" }, myRows.map(item)) : null,
+    otherRows.length
+      ? h("details", { class: "others", "data-others": otherRows.length },
+        h("summary", {}, `${myRows.length ? "The other" : "All"} ${fmtInt(otherRows.length)} symbol${otherRows.length === 1 ? "" : "s"}`),
+        h("ul", { class: "results" }, otherRows.map(item)))
+      : null);
 }
 
 export default async function results(view) {
