@@ -235,6 +235,10 @@ def test_a_player_plays_a_day_from_sign_in_to_settled_results_and_a_reward(page:
         row = day_card.locator(f"li[data-symbol={symbol}]")
         expect(row).to_have_attribute("data-my-status", prediction["status"])
         expect(row.locator(".my-result [data-status]")).to_have_text(prediction["status"])
+        # Judged against the call's own baseline, which the row names.
+        expect(row.locator(".my-result [data-baseline]")).to_have_attribute(
+            "data-baseline", str(prediction["baseline_price"])
+        )
     expect(day_card.locator("[data-summary]")).to_have_attribute("data-wins", "3")
     expect(day_card.locator("[data-summary]")).to_have_attribute("data-points", str(3 * WIN_POINTS))
     # The symbols the player did not call are folded under one line, closed.

@@ -56,7 +56,10 @@ function dayCard(day, mineBySymbol) {
       "data-my-status": p?.status },
     h("div", { class: "result-head" }, h("strong", {}, row.symbol), outcome(row)),
     p
-      ? h("div", { class: "my-result" }, "You called ", choice(p.choice), " ", badge(p.status),
+      ? h("div", { class: "my-result" }, "You called ", choice(p.choice),
+        // Judged against the price when the call was made, not the previous close above.
+        p.baseline_price ? h("span", { class: "sub", "data-baseline": p.baseline_price }, ` from ${fmtPrice(p.baseline_price)}`) : null,
+        " ", badge(p.status),
         p.points_awarded ? h("span", { class: "won" }, ` ${fmtDelta(p.points_awarded)} pts`) : null,
         p.void_reason ? h("span", { class: "sub" }, ` ${p.void_reason}`) : null)
       : null,
