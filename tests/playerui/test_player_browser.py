@@ -319,6 +319,10 @@ def test_a_player_plays_a_day_from_sign_in_to_settled_results_and_a_reward(page:
     expect(live.locator("[data-gift-code]")).to_have_text(redemption["code"])
     expect(page.locator("#toast")).to_contain_text("issued")
     expect(page.locator("#points-chip")).to_have_text(f"{balance - REWARD['cost_points']:,} pts")
+    # What is left to spend moved with it, without leaving the tab.
+    expect(page.locator("[data-spendable]")).to_have_attribute(
+        "data-spendable", str(balance - REWARD["cost_points"])
+    )
     shot(page, "11-reward-issued")
     _tab(page, "points")
     expect(page.locator("[data-section=balance]")).to_have_attribute(

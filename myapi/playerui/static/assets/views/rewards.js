@@ -25,10 +25,32 @@ function redemptionCard(r, { live = false, onCancel } = {}) {
       : null);
 }
 
+function spendable(available) {
+  return h("p", { class: "sub", "data-spendable": available }, `${fmtInt(available)} points to spend`);
+}
+
+function catalogCard(items, available, redeem) {
+  return h("div", { class: "card", "data-section": "catalog" },
+    h("h2", {}, "Catalog"),
+    items.length
+      ? h("ul", { class: "catalog" }, items.map((item) => {
+        const short = item.cost_points > available;
+        const sold = item.available <= 0;
+        return h("li", { class: "reward", "data-sku": item.sku, "data-available": item.available },
+          h("div", {}, h("strong", {}, item.title),
+            h("span", { class: "sub" }, `${fmtInt(item.cost_points)} pts · ${fmtInt(item.available)} left`)),
+          h("button", { type: "button", "data-action": "redeem", disabled: short || sold,
+            onclick: (event) => redeem(item, event.currentTarget) },
+          sold ? "Sold out" : short ? `Need ${fmtInt(item.cost_points - available)} more` : "Redeem"));
+      }))
+      : h("p", { class: "empty" }, "No reward in the catalog right now."));
+}
+
 export default async function rewards(view) {
   const body = h("div", { class: "view-body" });
   mount(view, body);
   let timer = null;
+  const current = { redeem: null };  // the catalog's redeem action of the shown view
 
   const stop = () => { clearTimeout(timer); timer = null; };
 
@@ -75,27 +97,15 @@ export default async function rewards(view) {
     };
     mount(body,
       h("h1", {}, "Rewards"),
-      h("p", { class: "sub", "data-spendable": available }, `${fmtInt(available)} points to spend`),
+      spendable(available),
       liveBox,
-      h("div", { class: "card", "data-section": "catalog" },
-        h("h2", {}, "Catalog"),
-        catalog.data.length
-          ? h("ul", { class: "catalog" }, catalog.data.map((item) => {
-            const short = item.cost_points > available;
-            const sold = item.available <= 0;
-            return h("li", { class: "reward", "data-sku": item.sku, "data-available": item.available },
-              h("div", {}, h("strong", {}, item.title),
-                h("span", { class: "sub" }, `${fmtInt(item.cost_points)} pts · ${fmtInt(item.available)} left`)),
-              h("button", { type: "button", "data-action": "redeem", disabled: short || sold,
-                onclick: (event) => redeem(item, event.currentTarget) },
-              sold ? "Sold out" : short ? `Need ${fmtInt(item.cost_points - available)} more` : "Redeem"));
-          }))
-          : h("p", { class: "empty" }, "No reward in the catalog right now.")),
+      catalogCard(catalog.data, available, redeem),
       h("div", { class: "card", "data-section": "redemptions" },
         h("h2", {}, "My redemptions"),
         mine.data.length
           ? h("div", { class: "redemptions" }, mine.data.map((r) => redemptionCard(r, { onCancel: cancel(r.id) })))
           : h("p", { class: "empty" }, "None yet.")));
+    current.redeem = redeem;
     if (liveId !== null) follow(liveId, liveBox);
   });
 
@@ -111,6 +121,12 @@ export default async function rewards(view) {
         else showError({ code: data.status, message: data.failure_reason || `The redemption ended ${data.status}.` });
         const list = body.querySelector("[data-section=redemptions] .redemptions");
         list?.querySelector(`[data-redemption="${id}"]`)?.replaceWith(redemptionCard(data));
+        // What is left to spend, and so which rewards are affordable, moved with it.
+        const [catalog, balance] = await Promise.all([getPublic("/v1/rewards/catalog"), get("/v1/points/balance")]);
+        if (!view.isConnected) return;
+        body.querySelector("[data-spendable]")?.replaceWith(spendable(balance.data.available));
+        body.querySelector("[data-section=catalog]")?.replaceWith(
+          catalogCard(catalog.data, balance.data.available, current.redeem));
         return;
       }
       timer = setTimeout(() => follow(id, box), POLL_MS);
