@@ -31,7 +31,9 @@ class SystemClock:
 
 class ShiftedClock:
     """`start` at the real instant `anchor`, then `speed` simulated seconds per real
-    second. Several processes built with the same three values agree on the time."""
+    second; before `anchor` it holds at `start` (so a demo can start its processes
+    first and its clock when they are up). Several processes built with the same three
+    values agree on the time."""
 
     def __init__(self, start: datetime, anchor: datetime, speed: float = 1.0) -> None:
         if speed <= 0:
@@ -41,7 +43,7 @@ class ShiftedClock:
         self._speed = speed
 
     def now(self) -> datetime:
-        elapsed = datetime.now(UTC) - self._anchor
+        elapsed = max(datetime.now(UTC) - self._anchor, timedelta(0))
         return self._start + elapsed * self._speed
 
 

@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from types import FrameType
 
 import httpx
@@ -50,6 +50,8 @@ from scripts.seed import seed
 
 DATABASE_NAME = "oxuniverse_demo"
 READY_TIMEOUT_S = 60
+# Real seconds the processes get to start before the simulated clock does (DEMO_STARTUP_S).
+STARTUP_S = 8.0
 # Settings a minutes-long day needs (the user's environment wins). Durations the clock
 # measures would otherwise pass in a blink: a 1-hour access token lasts 2.5 s at 1440x.
 DEMO_DEFAULTS = {
@@ -167,11 +169,12 @@ def main(argv: list[str] | None = None) -> int:
         demo = plan(
             MarketCalendar(now.date()), now, speed=args.speed, days=args.days, first_day=args.first_day
         )
-        anchor = datetime.now(UTC)
+        # The clock holds at the start until the anchor, so starting the processes (a few
+        # seconds; more on a loaded machine) does not eat the first day's predicting hours.
+        anchor = datetime.now(UTC) + timedelta(seconds=float(os.environ.get("DEMO_STARTUP_S", STARTUP_S)))
         os.environ.update(clock_environment(demo, anchor))
         settings = Settings()  # refuses a production environment with a demo clock, too
         clock = ShiftedClock(demo.start_at, anchor, demo.speed)
-        started = time.monotonic()
 
         from batch.queues import ensure
 
@@ -198,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         wait_ready(base_url, procs[-1])
+        time.sleep(max((anchor - datetime.now(UTC)).total_seconds(), 0.0))  # the clock starts now
+        started = time.monotonic()
 
         tally, counts = Tally(), Counter[str]()
         admin = ApiClient(

@@ -104,13 +104,13 @@ def test_one_simulated_day_opens_closes_settles_ranks_and_issues_rewards(
         "API_PORT": str(port),
     }
     command = [
-        sys.executable, "-m", "scripts.demo", "--days", "1", "--speed", "2400", "--bots", "4", "--exit",
+        sys.executable, "-m", "scripts.demo", "--days", "1", "--speed", "1800", "--bots", "4", "--exit",
         "--timeout", "300",
     ]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=420)
     out = done.stdout
     assert done.returncode == 0, out[-4000:] + done.stderr[-4000:]
-    demo = plan(MarketCalendar(datetime.now(UTC).date()), datetime.now(UTC), speed=2400, days=1)
+    demo = plan(MarketCalendar(datetime.now(UTC).date()), datetime.now(UTC), speed=1800, days=1)
     day = demo.first_day.isoformat()
     for said in (
         f"day {day} opened", f"cutoff: the board for {day} is closed", f"market closed for {day}",
