@@ -2,7 +2,7 @@
 #
 # OX Universe image: one image for every process.
 #
-#   API (default CMD)  uvicorn --factory myapi.main:create_app --host 0.0.0.0 --port 8000
+#   API (default CMD)  uvicorn --factory myapi.main:create_app --host 0.0.0.0 --port 8000 --no-server-header
 #   migrations         alembic upgrade head          (one-off task before the API starts)
 #   queues             python -m batch.queues ensure (one-off; in AWS, infra/terraform owns them)
 #   worker             python -m batch.worker --queue eod_fetch
@@ -79,4 +79,5 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"]
 
-CMD ["uvicorn", "--factory", "myapi.main:create_app", "--host", "0.0.0.0", "--port", "8000"]
+# --no-server-header: no `server: uvicorn` banner on the answers.
+CMD ["uvicorn", "--factory", "myapi.main:create_app", "--host", "0.0.0.0", "--port", "8000", "--no-server-header"]

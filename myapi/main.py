@@ -15,19 +15,22 @@ from fastapi.middleware.cors import CORSMiddleware
 from myapi.admin.ops_router import router as admin_ops_router
 from myapi.admin.router import router as admin_router
 from myapi.adminui.router import router as admin_ui_router
-from myapi.apidocs import install_api_docs, operation_id
+from myapi.apidocs import install_api_docs, openapi_url, operation_id
 from myapi.audit.middleware import AuditMiddleware
 from myapi.audit.router import router as audit_router
 from myapi.auth.router import dev_router as auth_dev_router
 from myapi.auth.router import jwks_router
 from myapi.auth.router import router as auth_router
 from myapi.container import Container, build_container, shutdown_container
+from myapi.core.body_limit import BodyLimitMiddleware, BodyLimits
 from myapi.core.config import Settings
 from myapi.core.errors import install_error_handlers
+from myapi.core.input_guard import InputGuardMiddleware
 from myapi.core.logging import configure_logging
 from myapi.core.metrics import Metrics
 from myapi.core.middleware import RequestContextMiddleware
 from myapi.core.schemas import COMMON_ERROR_RESPONSES
+from myapi.core.security_headers import SecurityHeadersMiddleware
 from myapi.cycle.router import router as session_router
 from myapi.dashboard.router import router as dashboard_router
 from myapi.health.router import router as health_router
@@ -89,15 +92,18 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
+        # /openapi.json, /docs and /redoc only where API_DOCS_PUBLIC says (not in production).
+        openapi_url=openapi_url(settings.serves_api_docs),
         generate_unique_id_function=operation_id,
     )
-    install_api_docs(app)
+    install_api_docs(app, public=settings.serves_api_docs)
     app.state.container = container
     app.state.metrics = Metrics(
         container.engine(), container.rate_limit_engine(), outbox_lag=container.outbox_relay().lag
     )
 
     install_error_handlers(app)
+    app.add_middleware(InputGuardMiddleware)  # innermost: text checked before any route (input_guard)
     # Innermost first: the audit sees the route's real answer; maintenance mode answers
     # before any route runs; both inside CORS, so their answers carry its headers.
     app.add_middleware(AuditMiddleware, factory=container.sessionmaker(), clock=container.clock())
@@ -107,6 +113,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         clock=container.clock(),
         cache_s=settings.maintenance_cache_s,
     )
+    # Before anything reads a body (inside CORS: a browser can read its 413).
+    app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(settings))
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -121,8 +129,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             "X-RateLimit-Reset",
         ],
     )
-    # Added last = outermost: every response, CORS preflights included, gets a request id.
+    # Outside CORS: every response, CORS preflights included, gets a request id.
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    # Around all of it: every response, the last-resort 500 included, gets the security headers.
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
 
     app.include_router(health_router)
     app.include_router(jwks_router)

@@ -100,7 +100,9 @@ def main() -> int:
             f"\n  Operators' console:      http://{host}:{port}/admin/ui/\n",
             flush=True,
         )
-        uvicorn.run("myapi.main:create_app", factory=True, host=host, port=port, log_level="info")
+        uvicorn.run(
+            "myapi.main:create_app", factory=True, host=host, port=port, log_level="info", server_header=False
+        )
         return 0
     finally:
         stop_pipeline(pipeline)

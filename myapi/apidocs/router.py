@@ -1,5 +1,7 @@
 """/docs (Swagger UI), /redoc (ReDoc) and their assets, all served by the app itself: the
-pages work without internet. Public, like /openapi.json; out of the OpenAPI document.
+pages work without internet. Public, like /openapi.json, where the docs are served at all
+(API_DOCS_PUBLIC; by default not in production: myapi.apidocs); out of the OpenAPI
+document.
 
 The pages hold no data and reach no database: they load the document from
 /openapi.json, and Swagger UI's "Try it out" calls the API with the token the reader

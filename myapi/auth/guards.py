@@ -1,7 +1,8 @@
 """Access control in one place (the guards every router declares).
 
 * `current_user` — every player route (`/v1`, except the public allow-list below):
-  a valid RS256 access token of an active user.
+  a valid RS256 access token of an active user, issued under the account's current
+  token epoch, of a login (refresh-token family) that is still alive.
 * `require_admin` — every `/admin` route: `current_user` with role ADMIN.
 * `require_internal` — every `/internal` route: the `X-Internal-Token` header, compared
   in constant time; vendor webhooks instead carry an HMAC signature
@@ -76,14 +77,25 @@ def current_user(
 ) -> CurrentUser:
     if token.claims is None:
         raise token.error or UnauthorizedError()
-    access = UsersRepository(session).access(token.claims.user_id)
-    # A deactivated (or deleted) user's tokens stop working at once.
-    if access is None or not access[1]:
+    claims = token.claims
+    # One statement per request: the account's role, state and token epoch, and whether
+    # the token's login (its refresh-token family) is still alive.
+    access = UsersRepository(session).access(claims.user_id, claims.family_id)
+    # Refused at once: a deactivated, suspended or deleted account; a token from before the
+    # account's sessions were ended (epoch bumped: suspension, reactivation, deletion,
+    # demotion); a token of a login that was logged out or caught reusing a refresh token.
+    if (
+        access is None
+        or not access.is_active
+        or access.token_epoch != claims.epoch
+        or not access.session_live
+    ):
         raise UnauthorizedError("Invalid or expired access token", headers={"WWW-Authenticate": "Bearer"})
     # Who the audit of an /admin write names (a player refused by require_admin included).
-    setattr(request.state, AUDIT_ACTOR, (f"user:{token.claims.user_id}", token.claims.user_id))
-    # The role comes from the database, so a demotion takes effect immediately.
-    return CurrentUser(id=token.claims.user_id, role=access[0], token_jti=token.claims.jti)
+    setattr(request.state, AUDIT_ACTOR, (f"user:{claims.user_id}", claims.user_id))
+    # The role comes from the database, so a promotion takes effect immediately (and a
+    # demotion ends the account's sessions through the epoch).
+    return CurrentUser(id=claims.user_id, role=access.role, token_jti=claims.jti)
 
 
 CurrentUserDep = Annotated[CurrentUser, Depends(current_user)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, Uuid
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from myapi.core.base import Base, created_at_column
@@ -37,6 +37,9 @@ class RefreshToken(Base):
         CheckConstraint("expires_at > issued_at", name="expires_after_issued"),
         Index(None, "user_id"),
         Index(None, "family_id"),
+        # The per-request check that an access token's login is still alive (claim `fam`):
+        # one probe, whatever the number of rotated tokens in the family.
+        Index("ix_refresh_tokens_live_family", "family_id", postgresql_where=text("revoked_at IS NULL")),
     )
 
     jti: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)

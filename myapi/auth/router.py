@@ -138,8 +138,9 @@ def refresh(body: RefreshIn, service: AuthServiceDep) -> Envelope[TokensOut]:
 @router.post("/logout", summary="Revoke the refresh-token family of this login")
 def logout(body: RefreshIn, user: CurrentUserDep, service: AuthServiceDep) -> Envelope[LogoutOut]:
     """Signs out one login: revokes the refresh-token family of the given refresh token (if it is mine)
-    and answers how many tokens were revoked. Logging out twice is harmless. The access token stays
-    valid until it expires."""
+    and answers how many tokens were revoked. The access tokens of that login stop working at once
+    (401 `AUTH_001` on their next request, this one included); my other logins are untouched. Logging
+    out again with another login's access token answers `revoked: 0`."""
     revoked = service.logout(user.id, body.refresh_token)
     return ok(LogoutOut(revoked=revoked))
 

@@ -208,7 +208,9 @@ class AuthService:
     def refresh(self, refresh_token: str) -> tuple[User, TokenPair]:
         """Rotate: the presented token is retired and a new pair is issued in the same
         family. A token that was already rotated (or revoked) means it leaked: the whole
-        family is revoked, and that revocation is committed even though the call fails."""
+        family is revoked, and that revocation is committed even though the call fails;
+        the family's access tokens die with it (the per-request check of claim `fam`),
+        the account's other logins are untouched."""
         now = self._clock.now()
         row = self._auth.lock_refresh_by_hash(hash_refresh_token(refresh_token))
         if row is None:
@@ -223,13 +225,15 @@ class AuthService:
         user = self._users.get(row.user_id)
         if user is None or not user.is_active:
             raise InvalidRefreshTokenError()
-        tokens, new_jti = self._issue_with_jti(user.id, user.role, family_id=row.family_id)
+        tokens, new_jti = self._issue_with_jti(user, family_id=row.family_id)
         self._auth.mark_rotated(row.jti, new_jti, now)
         return user, tokens
 
     def logout(self, user_id: int, refresh_token: str) -> int:
-        """Revoke the family of the given refresh token (if it is the caller's). Returns
-        how many tokens were revoked; logging out twice is harmless."""
+        """Revoke the family of the given refresh token (if it is the caller's): that
+        login's refresh tokens and, through the per-request check of claim `fam`, its
+        access tokens stop working at once; the account's other logins are untouched.
+        Returns how many tokens were revoked; logging out twice is harmless."""
         row = self._auth.lock_refresh_by_hash(hash_refresh_token(refresh_token))
         if row is None or row.user_id != user_id:
             return 0
@@ -238,10 +242,11 @@ class AuthService:
     # --- internals ---------------------------------------------------------------
     def delete_account(self, user_id: int) -> User:
         """The player deletes their account: deactivated at once, every refresh token
-        revoked (access tokens stop working at once: every request re-checks
-        is_active), and the deletion recorded, so that after the grace period
-        (ACCOUNT_DELETION_GRACE_DAYS) a job anonymises it; signing in again before
-        then reactivates it. Idempotent: a second call keeps the first request's time."""
+        revoked and the token epoch bumped (access tokens stop working at once, and stay
+        dead if the account is reactivated), and the deletion recorded, so that after
+        the grace period (ACCOUNT_DELETION_GRACE_DAYS) a job anonymises it; signing in
+        again before then reactivates it. Idempotent: a second call keeps the first
+        request's time."""
         user = self._users.get_for_update(user_id)
         if user is None:
             raise NotFoundError("User not found", code="USER_404")
@@ -251,6 +256,7 @@ class AuthService:
             user.deactivated_at = now
             user.deletion_requested_at = now
             user.updated_at = now
+            self._users.end_sessions(user)
             AuditRepository(self._session).record(
                 actor=f"user:{user_id}", actor_user_id=user_id, action="user.delete_requested",
                 target=f"user:{user_id}", payload={}, now=now,
@@ -261,9 +267,10 @@ class AuthService:
 
     def _reactivate_if_deleted(self, user: User, now: datetime) -> bool:
         """A player who deleted their account signs in again within the grace period:
-        the account is theirs again (audited). Past the grace period, or an account an
-        operator deactivated, stays refused (AUTH_004); a suspended one never gets here
-        (`_login` refuses it first, AUTH_005)."""
+        the account is theirs again (audited), with only the login being made: a refresh
+        token still live from before the deletion (a refresh that raced it) is revoked.
+        Past the grace period, or an account an operator deactivated, stays refused
+        (AUTH_004); a suspended one never gets here (`_login` refuses it first, AUTH_005)."""
         requested = user.deletion_requested_at
         grace = timedelta(days=self._settings.account_deletion_grace_days)
         if requested is None or user.anonymised_at is not None or now >= requested + grace:
@@ -272,6 +279,7 @@ class AuthService:
         user.deactivated_at = None
         user.deletion_requested_at = None
         user.updated_at = now
+        self._auth.revoke_all_for_user(user.id, now)
         AuditRepository(self._session).record(
             actor=f"user:{user.id}", actor_user_id=user.id, action="user.reactivated",
             target=f"user:{user.id}", payload={"deletion_requested_at": requested.isoformat()}, now=now,
@@ -305,10 +313,12 @@ class AuthService:
             if not reactivated:
                 raise AccountDeactivatedError()
         if force_role and user.role != role:
+            if user.role == UserRole.ADMIN:  # a demotion ends the account's other sessions
+                self._users.end_sessions(user)
             user.role = role
         self._users.touch_login(user.id, now)
         self._session.flush()
-        tokens = self._issue(user.id, user.role, family_id=uuid.uuid4())
+        tokens = self._issue(user, family_id=uuid.uuid4())
         balance = PointsLedger(self._session, self._clock).balance(user.id)
         return LoginResult(
             user=user, tokens=tokens, is_new_user=is_new, points_balance=balance, signup_bonus=bonus,
@@ -373,20 +383,20 @@ class AuthService:
                 return existing.id, False, email_taken
         raise RuntimeError("could not allocate a unique nickname")
 
-    def _issue(self, user_id: int, role: UserRole, family_id: uuid.UUID) -> TokenPair:
-        return self._issue_with_jti(user_id, role, family_id)[0]
+    def _issue(self, user: User, family_id: uuid.UUID) -> TokenPair:
+        return self._issue_with_jti(user, family_id)[0]
 
-    def _issue_with_jti(
-        self, user_id: int, role: UserRole, family_id: uuid.UUID
-    ) -> tuple[TokenPair, uuid.UUID]:
+    def _issue_with_jti(self, user: User, family_id: uuid.UUID) -> tuple[TokenPair, uuid.UUID]:
+        """A token pair of `family_id` (the login): the access token carries the
+        account's current token epoch and the family (docs/auth.md, revocation)."""
         now = self._clock.now()
-        access = self._codec.issue(user_id, role, now)
+        access = self._codec.issue(user.id, user.role, now, epoch=user.token_epoch, family_id=family_id)
         refresh = new_refresh_token()
         jti = uuid.uuid4()
         self._auth.add_refresh_token(
             RefreshToken(
                 jti=jti,
-                user_id=user_id,
+                user_id=user.id,
                 family_id=family_id,
                 token_hash=hash_refresh_token(refresh),
                 issued_at=now,

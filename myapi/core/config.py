@@ -279,6 +279,24 @@ class Settings(BaseSettings):
     # message per trading day of the range).
     eod_backfill_max_days: int = Field(default=92, ge=1, le=366)
 
+    # --- HTTP hardening (myapi/core/body_limit.py, myapi/core/security_headers.py) -----
+    # The largest request body read (bytes), checked before anything parses it: a larger
+    # Content-Length is refused at once (413 SYS_413), a chunked body is counted as it
+    # arrives and reading stops at the limit. The largest JSON body of a player or admin
+    # route is a few KiB (a universe of UNIVERSE_MAX_SIZE=1000 symbols: ~40 KiB).
+    max_request_body_bytes: int = Field(default=65_536, ge=1024, le=16_777_216)
+    # The vendor webhooks (/internal/vendor/...): an EOD event carries up to 5000 prices
+    # (~100 bytes each), so they get a limit of their own.
+    max_vendor_webhook_body_bytes: int = Field(default=1_048_576, ge=1024, le=67_108_864)
+    # Strict-Transport-Security max-age, sent in production only (0: not sent).
+    hsts_max_age_s: int = Field(default=31_536_000, ge=0, le=63_072_000)
+    # /docs, /redoc and /openapi.json: unset = public outside production, off (404) in
+    # production; true/false decides for any environment.
+    api_docs_public: bool | None = None
+    # Bearer token /metrics requires (`Authorization: Bearer <token>`). Empty: /metrics is
+    # public (development only; production refuses to start without one).
+    metrics_token: str = ""
+
     @field_validator("corporate_action_max_move")
     @classmethod
     def _max_move_off_or_sensible(cls, value: Decimal) -> Decimal:
@@ -343,7 +361,17 @@ class Settings(BaseSettings):
         if self.clock_start_at is not None or self.clock_speed != 1.0:
             problems.append("CLOCK_START_AT/CLOCK_SPEED are for tests and demos; production uses real time")
         problems.extend(self._push_problems())
+        problems.extend(self._http_problems())
         return problems
+
+    def _http_problems(self) -> list[str]:
+        if not self.metrics_token:
+            return ["METRICS_TOKEN is empty; production serves /metrics only with a bearer token"]
+        if len(self.metrics_token) < MIN_PRODUCTION_SECRET_LENGTH:
+            return [f"METRICS_TOKEN is shorter than {MIN_PRODUCTION_SECRET_LENGTH} characters"]
+        if self.metrics_token == self.internal_token:
+            return ["METRICS_TOKEN must differ from INTERNAL_TOKEN (a scraper must not run jobs)"]
+        return []
 
     def _push_problems(self) -> list[str]:
         if self.push_provider == "log":
@@ -373,6 +401,12 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def serves_api_docs(self) -> bool:
+        """Whether /docs, /redoc and /openapi.json are served (API_DOCS_PUBLIC; unset:
+        everywhere but production)."""
+        return not self.is_production if self.api_docs_public is None else self.api_docs_public
 
     @property
     def queue_names(self) -> dict[str, str]:

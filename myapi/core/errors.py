@@ -9,6 +9,7 @@ for bugs and outages, and a 5xx never carries internals.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -140,9 +141,12 @@ def error_response(
     return JSONResponse(status_code=status_code, content=error_body(code, message, details), headers=headers)
 
 
-def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+def validation_details(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """FastAPI-style errors (`loc`, `msg`, `type`) as the envelope's details: `location`
+    (body, path, query, header) and the dotted `field` within it. Used for the framework's
+    validation errors and by the input guard (myapi.core.input_guard)."""
     details: list[dict[str, Any]] = []
-    for err in exc.errors():
+    for err in errors:
         loc = [str(part) for part in err.get("loc", ())]
         details.append(
             {
@@ -153,6 +157,10 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
             }
         )
     return details
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return validation_details(exc.errors())
 
 
 async def _handle_app_error(request: Request, exc: Exception) -> JSONResponse:

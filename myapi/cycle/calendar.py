@@ -74,36 +74,43 @@ class MarketCalendar:
         self.first_day: date = cal.first_session.date()
         self.last_day: date = cal.last_session.date()
 
-    def _extend_to(self, day: date) -> bool:
-        """Rebuild with a later end when `day` is past it but within reach; False when
-        `day` is too far ahead to be a date the game can be asked about."""
-        if day > _years_after(self.end, CALENDAR_YEARS_AHEAD):
-            return False
+    def supported_range(self) -> tuple[date, date]:
+        """The days the calendar answers for: from its first session to as far as it
+        extends itself (CALENDAR_YEARS_AHEAD years past its end), less the room it keeps
+        after a day for the next session."""
+        return self.first_day, _years_after(self.end, CALENDAR_YEARS_AHEAD) - _LOOKAHEAD
+
+    def check_supported(self, day: date) -> None:
+        """CalendarRangeError (422 `CYCLE_005`, with the supported range) for a day outside
+        supported_range(); date arithmetic near `date.min`/`date.max` never happens."""
+        first, until = self.supported_range()
+        if not first <= day <= until:
+            raise self._out_of_range(day)
+
+    def _extend_to(self, day: date) -> None:
+        """Rebuild with a later end when `day` is past it (within the supported range)."""
         with self._extend_lock:
             if day > self.last_day:
                 self._build(_years_after(day, CALENDAR_YEARS_AHEAD))
-        return True
 
     def _out_of_range(self, day: date) -> CalendarRangeError:
-        reach = _years_after(self.end, CALENDAR_YEARS_AHEAD)
+        first, until = self.supported_range()
         return CalendarRangeError(
             details={
                 "date": day.isoformat(),
-                "supported_from": self.first_day.isoformat(),
-                "supported_until": reach.isoformat(),
+                "supported_from": first.isoformat(),
+                "supported_until": until.isoformat(),
             },
-            message=f"{day.isoformat()} is outside the NYSE calendar range "
-            f"{self.first_day.isoformat()}..{self.last_day.isoformat()}; "
-            f"(it extends itself up to {CALENDAR_YEARS_AHEAD} years past its end)",
+            message=f"{day.isoformat()} is outside the NYSE calendar range the game supports, "
+            f"{first.isoformat()}..{until.isoformat()}",
         )
 
     def _check(self, day: date) -> pd.Timestamp:
         """`day` as a timestamp the calendar covers, with room after it for the next
         session; call it before touching `self._cal` (it may rebuild the calendar)."""
-        if day < self.first_day:
-            raise self._out_of_range(day)
-        if day + _LOOKAHEAD > self.last_day and not self._extend_to(day + _LOOKAHEAD):
-            raise self._out_of_range(day)
+        self.check_supported(day)
+        if day + _LOOKAHEAD > self.last_day:
+            self._extend_to(day + _LOOKAHEAD)
         return pd.Timestamp(day)
 
     def is_trading_day(self, day: date) -> bool:
@@ -150,7 +157,10 @@ class MarketCalendar:
         window = self._day_window
         if window is not None and window[0] <= instant < window[1]:
             return window[2]
-        candidate = instant.astimezone(NEW_YORK).date()
+        try:
+            candidate = instant.astimezone(NEW_YORK).date()
+        except OverflowError as exc:  # an instant within hours of datetime.min/max
+            raise self._out_of_range(instant.date()) from exc
         ts = self._check(candidate)
         try:
             session = self._cal.date_to_session(ts, direction="next")

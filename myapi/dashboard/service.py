@@ -225,6 +225,9 @@ class DashboardService:
         (concurrent, outside the database), and index-bounded lookups."""
         now = self._clock.now()
         today = self._calendar.trading_day_for(now)
+        for day in (first, last):  # CYCLE_005 before any arithmetic on a date near date.min/max
+            if day is not None:
+                self._calendar.check_supported(day)
         last = last or today
         first = first or last - timedelta(days=DEFAULT_RANGE_DAYS - 1)
         if first > last or (last - first).days + 1 > MAX_RANGE_DAYS:

@@ -7,6 +7,7 @@ from sqlalchemy import (
     CheckConstraint,
     Identity,
     Index,
+    Integer,
     String,
     UniqueConstraint,
     func,
@@ -36,6 +37,7 @@ class User(Base):
         CheckConstraint(
             "(suspended_at IS NULL) = (suspension_reason IS NULL)", name="suspension_with_reason"
         ),
+        CheckConstraint("token_epoch >= 0", name="token_epoch_not_negative"),
         # The admin user search: ILIKE substrings and prefixes of either (pg_trgm).
         Index(
             "ix_users_email_trgm", "email", postgresql_using="gin", postgresql_ops={"email": "gin_trgm_ops"}
@@ -68,3 +70,7 @@ class User(Base):
     # deletion state. Distinct from a deletion request, which the player can undo.
     suspended_at: Mapped[datetime | None]
     suspension_reason: Mapped[str | None] = mapped_column(String(500))
+    # Every access token carries the epoch it was issued under (claim `ep`) and the
+    # per-request lookup refuses any other: bumping it ends every session of the account
+    # at once (suspension, reactivation, deletion, demotion; docs/auth.md).
+    token_epoch: Mapped[int] = mapped_column(Integer, server_default=text("0"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -13,18 +15,56 @@ from myapi.core.enums import UserRole
 from myapi.points.models import PointBalance
 from myapi.users.models import User
 
-# Every authenticated request reads this: a constant statement, no ORM entity.
-_ACCESS = text("SELECT role, is_active FROM crypto.users WHERE id = :id")
+# Every authenticated request reads one of these: a constant statement, no ORM entity.
+# With the token's login (refresh-token family), the same statement tells whether that
+# login is still alive: it has a token that is not revoked (rotation revokes the old token
+# and adds its successor in one transaction; logout and reuse detection revoke them all).
+# ix_refresh_tokens_live_family makes that one index probe.
+_ACCESS = text("SELECT role, is_active, token_epoch, true AS session_live FROM crypto.users WHERE id = :id")
+_ACCESS_WITH_FAMILY = text(
+    """
+    SELECT u.role, u.is_active, u.token_epoch,
+           EXISTS (SELECT 1 FROM crypto.refresh_tokens r
+                    WHERE r.family_id = :family AND r.revoked_at IS NULL AND r.user_id = u.id) AS session_live
+      FROM crypto.users u
+     WHERE u.id = :id
+    """
+)
+
+
+@dataclass(frozen=True)
+class UserAccess:
+    """What access control needs per request (guards.current_user)."""
+
+    role: UserRole
+    is_active: bool
+    token_epoch: int
+    session_live: bool  # the token's login is alive (true for a token without a family)
 
 
 class UsersRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def access(self, user_id: int) -> tuple[UserRole, bool] | None:
-        """(role, is_active) of a user, or None: what access control needs per request."""
-        row = self.session.execute(_ACCESS, {"id": user_id}).first()
-        return None if row is None else (UserRole(row.role), bool(row.is_active))
+    def access(self, user_id: int, family_id: uuid.UUID | None = None) -> UserAccess | None:
+        """What access control needs per request, or None for no such user: the role,
+        whether the account is active, its token epoch, and whether the refresh-token
+        family `family_id` (the token's login) still has a live token."""
+        if family_id is None:
+            row = self.session.execute(_ACCESS, {"id": user_id}).first()
+        else:
+            row = self.session.execute(_ACCESS_WITH_FAMILY, {"id": user_id, "family": family_id}).first()
+        if row is None:
+            return None
+        return UserAccess(
+            UserRole(row.role), bool(row.is_active), int(row.token_epoch), bool(row.session_live)
+        )
+
+    def end_sessions(self, user: User) -> None:
+        """Bump the account's token epoch (at the next flush, atomically in SQL): every
+        access token issued before stops working on its next request. The caller holds
+        the row (`get_for_update`) or only needs the epoch to change."""
+        user.token_epoch = User.token_epoch + 1
 
     def get(self, user_id: int) -> User | None:
         return self.session.get(User, user_id)

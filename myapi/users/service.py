@@ -163,13 +163,14 @@ class UserService:
     def suspend(self, admin_id: int, user_id: int, reason: str) -> SuspensionResult:
         """An operator suspends an account: inactive at once (every request re-checks
         `is_active`, so its access tokens stop working; the leaderboard drops it through
-        the users trigger), every refresh token revoked, and signing in refused
+        the users trigger), every refresh token revoked, the token epoch bumped (so no
+        token from before comes back with a reactivation), and signing in refused
         (AUTH_005) until an operator reactivates it — a pending deletion request does not
         give it back either. Audited (`user.suspend`). An operator cannot suspend
         themselves (USER_002); an anonymised account has nothing left to suspend
         (USER_003). Idempotent: an account
         already suspended keeps its first suspension (`changed` false, no audit row);
-        its refresh tokens are revoked again all the same."""
+        its refresh tokens are revoked, and its epoch bumped, again all the same."""
         if admin_id == user_id:
             raise CannotSuspendSelfError()
         user = self._lock(user_id)
@@ -184,6 +185,7 @@ class UserService:
             user.suspension_reason = reason
             user.deactivated_at = user.deactivated_at or now
             user.updated_at = now
+        self._users.end_sessions(user)
         revoked = self._users.revoke_refresh_tokens(user_id, now)
         if changed:
             AuditRepository(self._session).record(
@@ -200,12 +202,17 @@ class UserService:
         suspension is the operator's to lift: an account whose player asked for its
         deletion stays inactive (the player gets it back by signing in within the grace
         period), an anonymised one stays erased. Audited (`user.reactivate`).
+        Nothing from before the suspension comes back: the epoch is bumped again and a
+        refresh token still live (one a refresh that raced the suspension inserted after
+        the suspension's revocation ran) is revoked (`revoked_refresh_tokens`, normally
+        0); the player signs in again.
         Idempotent: with nothing to lift (an active account, or one only its player
         deleted) nothing changes (`changed` false, no audit row)."""
         user = self._lock(user_id)
         deleted = user.deletion_requested_at is not None or user.anonymised_at is not None
         suspended_at, suspended_for = user.suspended_at, user.suspension_reason
         changed = suspended_at is not None or not (user.is_active or deleted)
+        revoked = 0
         if changed:
             now = self._clock.now()
             user.suspended_at = None
@@ -214,17 +221,19 @@ class UserService:
                 user.is_active = True
                 user.deactivated_at = None
             user.updated_at = now
+            self._users.end_sessions(user)
+            revoked = self._users.revoke_refresh_tokens(user_id, now)
             AuditRepository(self._session).record(
                 actor=f"user:{admin_id}", actor_user_id=admin_id, action="user.reactivate",
                 target=f"user:{user_id}", now=now,
                 payload={
                     "reason": reason, "suspension_reason": suspended_for,
                     "suspended_at": suspended_at.isoformat() if suspended_at else None,
-                    "is_active": user.is_active,
+                    "is_active": user.is_active, "revoked_refresh_tokens": revoked,
                 },
             )  # fmt: skip
             self._session.flush()
-        return SuspensionResult(self.profile(user_id), changed)
+        return SuspensionResult(self.profile(user_id), changed, revoked)
 
     def _lock(self, user_id: int) -> User:
         user = self._users.get_for_update(user_id)
@@ -233,12 +242,17 @@ class UserService:
         return user
 
     def set_role(self, actor: int, user_id: int, role: UserRole, reason: str) -> Profile:
-        """Operator action: grant or revoke ADMIN. Audited."""
+        """Operator action: grant or revoke ADMIN. Audited. The role is read from the
+        database on every request, so either applies at once; a demotion also bumps the
+        token epoch, so no token claiming ADMIN for the account lives on (its sessions
+        end: the player refreshes or signs in again). A promotion leaves its tokens be."""
         user = self._users.get_for_update(user_id)
         if user is None:
             raise NotFoundError("User not found", code="USER_404")
         previous = user.role
         now = self._clock.now()
+        if previous == UserRole.ADMIN and role != UserRole.ADMIN:
+            self._users.end_sessions(user)
         user.role = role
         user.updated_at = now
         AuditRepository(self._session).record(

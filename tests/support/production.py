@@ -17,4 +17,5 @@ PRODUCTION_OK = {
     "reward_sandbox_enabled": False,
     "push_provider": "none",  # PUSH_PROVIDER=log is refused; fcm needs a service account key
     "jwt_private_keys": json.dumps({"prod-1": generate_private_pem()}),
+    "metrics_token": STRONG + "m",  # /metrics needs a bearer token in production
 }
