@@ -13,14 +13,13 @@ vendor webhooks carry a day's prices and get a larger one (BodyLimits.from_setti
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from myapi.core.asgi import send_error
 from myapi.core.config import Settings
-from myapi.core.errors import error_body
 
 CODE = "SYS_413"
 MESSAGE = "Request body too large"
@@ -102,16 +101,4 @@ class BodyLimitMiddleware:
 
 
 async def _refuse(send: Send, limit: int) -> None:
-    body = json.dumps(error_body(CODE, MESSAGE, {"max_bytes": limit})).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_error(send, 413, CODE, MESSAGE, {"max_bytes": limit}, [(b"connection", b"close")])

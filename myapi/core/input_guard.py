@@ -34,7 +34,8 @@ from fastapi.routing import iter_route_contexts
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from myapi.core.errors import error_body, validation_details
+from myapi.core.asgi import send_error
+from myapi.core.errors import validation_details
 
 CODE = "SYS_422"
 MESSAGE = "Request validation failed"
@@ -220,15 +221,4 @@ class InputGuardMiddleware:
 
 async def _refuse(send: Send, errors: list[dict[str, Any]]) -> None:
     # ASCII JSON: whatever was echoed (a key, a header's name) cannot break the encoding.
-    body = json.dumps(error_body(CODE, MESSAGE, validation_details(errors))).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 422,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_error(send, 422, CODE, MESSAGE, validation_details(errors))

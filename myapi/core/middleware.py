@@ -6,13 +6,13 @@ Pure ASGI (not BaseHTTPMiddleware) keeps the hot path cheap and streaming-safe.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from myapi.core.errors import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE, error_body
+from myapi.core.asgi import send_error
+from myapi.core.errors import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE
 from myapi.core.metrics import Metrics
 from myapi.core.request_context import accept_or_generate, reset_request_id, set_request_id
 
@@ -62,18 +62,7 @@ class RequestContextMiddleware:
                 extra={"request_id": request_id, "method": scope["method"], "path": scope["path"]},
             )
             if not response_started:
-                body = json.dumps(error_body(INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE)).encode()
-                await send_with_request_id(
-                    {
-                        "type": "http.response.start",
-                        "status": 500,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
+                await send_error(send_with_request_id, 500, INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE)
             status = 500
         finally:
             elapsed = time.perf_counter() - started

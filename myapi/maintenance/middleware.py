@@ -11,7 +11,6 @@ everywhere within that time.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
@@ -19,9 +18,9 @@ from anyio import to_thread
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from myapi.core.asgi import send_error
 from myapi.core.clock import Clock
 from myapi.core.db import unit_of_work
-from myapi.core.errors import error_body
 from myapi.maintenance.service import OFF, MaintenanceMode, ModeState
 
 logger = logging.getLogger("myapi.maintenance")
@@ -54,22 +53,10 @@ class MaintenanceModeMiddleware:
         if not state.enabled:
             await self.app(scope, receive, send)
             return
-        body = json.dumps(
-            error_body(CODE, state.message or DEFAULT_MESSAGE, {"retry_after_s": state.retry_after_s})
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 503,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", str(state.retry_after_s).encode()),
-                    (b"cache-control", b"no-store"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_error(
+            send, 503, CODE, state.message or DEFAULT_MESSAGE, {"retry_after_s": state.retry_after_s},
+            [(b"retry-after", str(state.retry_after_s).encode()), (b"cache-control", b"no-store")],
+        )  # fmt: skip
 
     async def _current(self) -> ModeState:
         if time.monotonic() - self._read_at < self.cache_s:
