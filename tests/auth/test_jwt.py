@@ -28,9 +28,9 @@ from myapi.core.config import Settings
 from myapi.main import create_app
 from tests.support.app import TEST_SIGNING_KID, TEST_SIGNING_PEM, build_test_container, make_settings
 from tests.support.http import bearer, dev_login
+from tests.support.tokens import DROP, access_claims
 
 ME = "/v1/users/me"
-_DROP = object()  # marks a claim to leave out
 
 # Extra key pairs, generated once per run.
 OLD_PEM = generate_private_pem()
@@ -61,25 +61,6 @@ def _b64url_json(value: dict[str, Any]) -> str:
 
 def _b64url_decode(part: str) -> bytes:
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-
-
-def _claims(settings: Settings, clock: FrozenClock, user_id: int, **overrides: Any) -> dict[str, Any]:
-    now = int(clock.now().timestamp())
-    claims: dict[str, Any] = {
-        "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
-        "sub": str(user_id),
-        "role": "USER",
-        "jti": uuid.uuid4().hex,
-        "iat": now,
-        "exp": now + settings.access_token_ttl_s,
-    }
-    for name, value in overrides.items():
-        if value is _DROP:
-            claims.pop(name, None)
-        else:
-            claims[name] = value
-    return claims
 
 
 def _sign(
@@ -152,7 +133,7 @@ def test_hand_signed_token_with_valid_claims_is_accepted(
     client: TestClient, settings: Settings, clock: FrozenClock, user_id: int
 ) -> None:
     # The baseline for the forgeries below: the same helper, untouched, is accepted.
-    token = _sign(_claims(settings, clock, user_id))
+    token = _sign(access_claims(settings, clock, user_id))
     r = client.get(ME, headers=bearer(token))
     assert r.status_code == 200, r.text
     assert r.json()["data"]["id"] == user_id
@@ -182,7 +163,7 @@ def test_garbage_token_is_401(client: TestClient) -> None:
 def test_alg_none_token_is_401(
     client: TestClient, settings: Settings, clock: FrozenClock, user_id: int
 ) -> None:
-    payload = _b64url_json(_claims(settings, clock, user_id))
+    payload = _b64url_json(access_claims(settings, clock, user_id))
     for alg in ("none", "None", "NONE"):
         header = _b64url_json({"alg": alg, "kid": TEST_SIGNING_KID, "typ": "JWT"})
         assert_invalid_token(client.get(ME, headers=bearer(f"{header}.{payload}.")))
@@ -192,7 +173,7 @@ def test_hs256_signed_with_the_public_key_is_401(
     client: TestClient, settings: Settings, clock: FrozenClock, user_id: int
 ) -> None:
     """The classic algorithm-confusion attack: HMAC keyed with the RSA public key."""
-    claims = _claims(settings, clock, user_id)
+    claims = access_claims(settings, clock, user_id)
     header = {"alg": "HS256", "kid": TEST_SIGNING_KID, "typ": "JWT"}
     # python-jose refuses a PEM as an HMAC secret, so sign by hand.
     signing_input = f"{_b64url_json(header)}.{_b64url_json(claims)}"
@@ -216,7 +197,7 @@ def test_tampered_payload_is_401(client: TestClient, login: dict[str, Any], sett
 def test_token_signed_by_another_key_claiming_the_known_kid_is_401(
     client: TestClient, settings: Settings, clock: FrozenClock, user_id: int
 ) -> None:
-    token = _sign(_claims(settings, clock, user_id), pem=OTHER_PEM, kid=TEST_SIGNING_KID)
+    token = _sign(access_claims(settings, clock, user_id), pem=OTHER_PEM, kid=TEST_SIGNING_KID)
     assert_invalid_token(client.get(ME, headers=bearer(token)))
 
 
@@ -224,19 +205,19 @@ def test_token_signed_by_another_key_claiming_the_known_kid_is_401(
 
 
 def test_unknown_kid_is_401(client: TestClient, settings: Settings, clock: FrozenClock, user_id: int) -> None:
-    claims = _claims(settings, clock, user_id)
+    claims = access_claims(settings, clock, user_id)
     assert_invalid_token(client.get(ME, headers=bearer(_sign(claims, kid="unknown-kid"))))
 
 
 def test_missing_kid_is_401(client: TestClient, settings: Settings, clock: FrozenClock, user_id: int) -> None:
-    token = _sign(_claims(settings, clock, user_id), headers={"typ": "JWT"})
+    token = _sign(access_claims(settings, clock, user_id), headers={"typ": "JWT"})
     assert_invalid_token(client.get(ME, headers=bearer(token)))
 
 
 def test_missing_typ_header_is_401(
     client: TestClient, settings: Settings, clock: FrozenClock, user_id: int
 ) -> None:
-    claims = _claims(settings, clock, user_id)
+    claims = access_claims(settings, clock, user_id)
     # python-jose adds typ=JWT unless told otherwise; build the header by hand.
     header = _b64url_json({"alg": "RS256", "kid": TEST_SIGNING_KID})
     signing_input = f"{header}.{_b64url_json(claims)}"
@@ -251,7 +232,7 @@ def test_missing_typ_header_is_401(
 def test_wrong_typ_header_is_401(
     client: TestClient, settings: Settings, clock: FrozenClock, user_id: int
 ) -> None:
-    claims = _claims(settings, clock, user_id)
+    claims = access_claims(settings, clock, user_id)
     token = _sign(claims, headers={"kid": TEST_SIGNING_KID, "typ": "at+jwt"})
     assert_invalid_token(client.get(ME, headers=bearer(token)))
 
@@ -275,14 +256,14 @@ def test_token_issued_with_past_exp_is_401(
     client: TestClient, settings: Settings, clock: FrozenClock, user_id: int
 ) -> None:
     now = int(clock.now().timestamp())
-    claims = _claims(settings, clock, user_id, iat=now - 7200, exp=now - 3600)
+    claims = access_claims(settings, clock, user_id, iat=now - 7200, exp=now - 3600)
     assert_invalid_token(client.get(ME, headers=bearer(_sign(claims))))
 
 
 def test_wrong_issuer_is_401(
     client: TestClient, settings: Settings, clock: FrozenClock, user_id: int
 ) -> None:
-    claims = _claims(settings, clock, user_id, iss="https://evil.example")
+    claims = access_claims(settings, clock, user_id, iss="https://evil.example")
     assert_invalid_token(client.get(ME, headers=bearer(_sign(claims))))
 
 
@@ -290,7 +271,7 @@ def test_wrong_audience_is_401(
     client: TestClient, settings: Settings, clock: FrozenClock, user_id: int
 ) -> None:
     for aud in ("some-other-client", ["some-other-client"]):
-        claims = _claims(settings, clock, user_id, aud=aud)
+        claims = access_claims(settings, clock, user_id, aud=aud)
         assert_invalid_token(client.get(ME, headers=bearer(_sign(claims))))
 
 
@@ -298,7 +279,7 @@ def test_wrong_audience_is_401(
 def test_missing_required_claim_is_401(
     client: TestClient, settings: Settings, clock: FrozenClock, user_id: int, claim: str
 ) -> None:
-    claims = _claims(settings, clock, user_id, **{claim: _DROP})
+    claims = access_claims(settings, clock, user_id, **{claim: DROP})
     assert_invalid_token(client.get(ME, headers=bearer(_sign(claims))))
 
 
@@ -309,14 +290,14 @@ def test_missing_required_claim_is_401(
 def test_malformed_claim_is_401(
     client: TestClient, settings: Settings, clock: FrozenClock, user_id: int, claim: str, value: str
 ) -> None:
-    claims = _claims(settings, clock, user_id, **{claim: value})
+    claims = access_claims(settings, clock, user_id, **{claim: value})
     assert_invalid_token(client.get(ME, headers=bearer(_sign(claims))))
 
 
 def test_token_for_a_user_that_does_not_exist_is_401(
     client: TestClient, settings: Settings, clock: FrozenClock
 ) -> None:
-    claims = _claims(settings, clock, 2_000_000_000)
+    claims = access_claims(settings, clock, 2_000_000_000)
     assert_invalid_token(client.get(ME, headers=bearer(_sign(claims))))
 
 
@@ -335,7 +316,7 @@ def test_role_comes_from_the_database_not_the_token(
     uid = int(login["user"]["id"])
     admin_url = f"/admin/users/{uid}"
     # A properly signed token that claims ADMIN for a USER account gets no admin rights.
-    claims_admin = _sign(_claims(settings, clock, uid, role="ADMIN"))
+    claims_admin = _sign(access_claims(settings, clock, uid, role="ADMIN"))
     for token in (login["access_token"], claims_admin):
         r = client.get(admin_url, headers=bearer(token))
         assert r.status_code == 403, r.text
@@ -446,16 +427,16 @@ def test_rotation_with_both_private_keys_verifies_old_and_signs_new(
     assert c.get(ME, headers=bearer(login["access_token"])).status_code == 200
 
     # A token signed before the rotation by "old" still verifies.
-    old_token = _sign(_claims(settings, clock, uid), pem=OLD_PEM, kid="old")
+    old_token = _sign(access_claims(settings, clock, uid), pem=OLD_PEM, kid="old")
     r = c.get(ME, headers=bearer(old_token))
     assert r.status_code == 200, r.text
     assert r.json()["data"]["id"] == uid
 
     # Each kid is pinned to its own key: "old" signed but claiming "new" is refused.
-    mislabelled = _sign(_claims(settings, clock, uid), pem=OLD_PEM, kid="new")
+    mislabelled = _sign(access_claims(settings, clock, uid), pem=OLD_PEM, kid="new")
     assert_invalid_token(c.get(ME, headers=bearer(mislabelled)))
     # The default test key is not part of this app's ring.
-    assert_invalid_token(c.get(ME, headers=bearer(_sign(_claims(settings, clock, uid)))))
+    assert_invalid_token(c.get(ME, headers=bearer(_sign(access_claims(settings, clock, uid)))))
 
     assert _jwks_kids(c) == {"old", "new"}
     jwks = {k["kid"]: k for k in c.get("/.well-known/jwks.json").json()["keys"]}
@@ -475,7 +456,7 @@ def test_retired_public_key_still_verifies_but_never_signs(
     assert jwt.get_unverified_header(login["access_token"])["kid"] == "new"
     assert c.get(ME, headers=bearer(login["access_token"])).status_code == 200
 
-    old_token = _sign(_claims(settings, clock, uid), pem=OLD_PEM, kid="old")
+    old_token = _sign(access_claims(settings, clock, uid), pem=OLD_PEM, kid="old")
     r = c.get(ME, headers=bearer(old_token))
     assert r.status_code == 200, r.text
     assert r.json()["data"]["id"] == uid

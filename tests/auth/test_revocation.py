@@ -24,9 +24,9 @@ from myapi.core.clock import FrozenClock
 from myapi.core.config import Settings
 from tests.support.app import TEST_SIGNING_KID, TEST_SIGNING_PEM
 from tests.support.http import bearer, dev_login, error_code
+from tests.support.tokens import access_claims
 
 ME = "/v1/users/me"
-DROP = object()  # marks a claim to leave out
 
 
 def assert_dead(client: TestClient, token: str) -> None:
@@ -290,26 +290,6 @@ def test_both_checks_ride_on_the_one_per_request_user_lookup(
     assert all(column in family_checks[0] for column in ("u.role", "u.is_active", "u.token_epoch"))
 
 
-def _legacy_claims(settings: Settings, clock: FrozenClock, user_id: int, **overrides: Any) -> dict[str, Any]:
-    """The claims of a token issued before the epoch existed: no `ep`, no `fam`."""
-    now = int(clock.now().timestamp())
-    claims: dict[str, Any] = {
-        "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
-        "sub": str(user_id),
-        "role": "USER",
-        "jti": uuid.uuid4().hex,
-        "iat": now,
-        "exp": now + settings.access_token_ttl_s,
-    }
-    for name, value in overrides.items():
-        if value is DROP:
-            claims.pop(name, None)
-        else:
-            claims[name] = value
-    return claims
-
-
 def _sign(claims: dict[str, Any]) -> str:
     headers = {"kid": TEST_SIGNING_KID, "typ": "JWT"}
     return jwt.encode(claims, TEST_SIGNING_PEM, algorithm="RS256", headers=headers)
@@ -321,13 +301,13 @@ def test_a_token_from_before_the_epoch_counts_as_epoch_0(
     admin = admin_headers(client)
     login = dev_login(client, "rev.legacy@example.com")
     user_id = int(login["user"]["id"])
-    legacy = _sign(_legacy_claims(settings, clock, user_id))
+    legacy = _sign(access_claims(settings, clock, user_id))
     assert_alive(client, legacy, user_id)  # epoch 0 on both sides: accepted until it expires
     # An epoch the account has moved past is refused, with or without the claim.
     client.post(f"/admin/users/{user_id}/suspend", json={"reason": "x" * 3}, headers=admin)
     client.post(f"/admin/users/{user_id}/reactivate", json={"reason": "y" * 3}, headers=admin)
     assert_dead(client, legacy)
-    assert_dead(client, _sign(_legacy_claims(settings, clock, user_id, ep=0)))
+    assert_dead(client, _sign(access_claims(settings, clock, user_id, ep=0)))
 
 
 def test_a_token_of_an_unknown_family_is_refused(
@@ -336,8 +316,8 @@ def test_a_token_of_an_unknown_family_is_refused(
     login = dev_login(client, "rev.family@example.com")
     user_id = int(login["user"]["id"])
     own = claims_of(login["access_token"])
-    assert_alive(client, _sign(_legacy_claims(settings, clock, user_id, ep=0, fam=own["fam"])), user_id)
-    assert_dead(client, _sign(_legacy_claims(settings, clock, user_id, ep=0, fam=str(uuid.uuid4()))))
+    assert_alive(client, _sign(access_claims(settings, clock, user_id, ep=0, fam=own["fam"])), user_id)
+    assert_dead(client, _sign(access_claims(settings, clock, user_id, ep=0, fam=str(uuid.uuid4()))))
 
 
 # --- claims out of range ----------------------------------------------------------------
@@ -385,7 +365,7 @@ def test_a_signed_token_with_an_absurd_claim_is_401_not_500(
     client: TestClient, settings: Settings, clock: FrozenClock, overrides: dict[str, Any]
 ) -> None:
     login = dev_login(client, f"rev.absurd-{uuid.uuid4().hex[:8]}@example.com")
-    claims = _legacy_claims(settings, clock, int(login["user"]["id"]), **overrides)
+    claims = access_claims(settings, clock, int(login["user"]["id"]), **overrides)
     assert_dead(client, _sign(claims))
 
 
@@ -394,9 +374,9 @@ def test_a_subject_that_is_not_the_canonical_decimal_id_is_refused(
 ) -> None:
     login = dev_login(client, "rev.subject@example.com")
     user_id = int(login["user"]["id"])
-    assert_alive(client, _sign(_legacy_claims(settings, clock, user_id)), user_id)
+    assert_alive(client, _sign(access_claims(settings, clock, user_id)), user_id)
     for sub in (f" {user_id}", f"+{user_id}", f"0{user_id}", f"{user_id}\n", f"{user_id}.0"):
-        assert_dead(client, _sign(_legacy_claims(settings, clock, user_id, sub=sub)))
+        assert_dead(client, _sign(access_claims(settings, clock, user_id, sub=sub)))
 
 
 def test_a_lifetime_longer_than_the_api_issues_is_refused(
@@ -406,17 +386,17 @@ def test_a_lifetime_longer_than_the_api_issues_is_refused(
     user_id = int(login["user"]["id"])
     now = int(clock.now().timestamp())
     ttl = settings.access_token_ttl_s
-    assert_alive(client, _sign(_legacy_claims(settings, clock, user_id, exp=now + ttl)), user_id)
+    assert_alive(client, _sign(access_claims(settings, clock, user_id, exp=now + ttl)), user_id)
     for exp in (now + ttl + 3600, now + 365 * 86_400):
-        assert_dead(client, _sign(_legacy_claims(settings, clock, user_id, exp=exp)))
+        assert_dead(client, _sign(access_claims(settings, clock, user_id, exp=exp)))
 
 
 def test_a_future_nbf_is_refused(client: TestClient, settings: Settings, clock: FrozenClock) -> None:
     login = dev_login(client, "rev.nbf@example.com")
     user_id = int(login["user"]["id"])
     now = int(clock.now().timestamp())
-    assert_alive(client, _sign(_legacy_claims(settings, clock, user_id, nbf=now)), user_id)
-    future = _sign(_legacy_claims(settings, clock, user_id, nbf=now + 600))
+    assert_alive(client, _sign(access_claims(settings, clock, user_id, nbf=now)), user_id)
+    future = _sign(access_claims(settings, clock, user_id, nbf=now + 600))
     assert_dead(client, future)
     # Not before means not before: the same token is accepted once its time has come.
     clock.advance(timedelta(seconds=600))
@@ -431,9 +411,9 @@ def test_an_iat_in_the_future_beyond_the_leeway_is_refused(
     now = int(clock.now().timestamp())
     ttl = settings.access_token_ttl_s
     # Another instance's clock a few seconds ahead: within the leeway.
-    ahead = _legacy_claims(settings, clock, user_id, iat=now + 5, exp=now + 5 + ttl)
+    ahead = access_claims(settings, clock, user_id, iat=now + 5, exp=now + 5 + ttl)
     assert_alive(client, _sign(ahead), user_id)
-    future = _legacy_claims(settings, clock, user_id, iat=now + 600, exp=now + 600 + ttl)
+    future = access_claims(settings, clock, user_id, iat=now + 600, exp=now + 600 + ttl)
     assert_dead(client, _sign(future))
 
 
