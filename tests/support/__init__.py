@@ -16,4 +16,5 @@ but for `browser` and `static_client`, which the suites that use them import).
 * `slots`: ad receipts and slot-status helpers of the slot tests.
 * `static_pages`: the static pages' checks over HTTP (the console, the player page, the
   API docs) and their `static_client` app.
+* `tokens`: hand-made access-token claims, for tests that sign their own tokens.
 """
